@@ -1,0 +1,135 @@
+"""Admission that needs cluster state: Service ClusterIP and NodePort allocation.
+
+Runs inside the store's write path (after defaulting, before validation). Allocations are
+derived from the Services that exist -- no separate allocator table to drift out of sync --
+plus the ones handed out in the last few seconds that are not yet visible in a list.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from typing import Any
+
+from kubelite.api.registry import ResourceType
+from kubelite.machinery import errors
+
+_PENDING_SECONDS = 30.0
+
+
+class ServiceAllocator:
+    def __init__(self, store: Any, registry: Any, cidr: str, node_ports: tuple[int, int]) -> None:
+        self.store = store
+        self.registry = registry
+        self.network = ipaddress.ip_network(cidr)
+        self.node_ports = node_ports
+        self._lock = asyncio.Lock()
+        self._pending_ips: dict[str, float] = {}
+        self._pending_ports: dict[int, float] = {}
+
+    @property
+    def kubernetes_ip(self) -> str:
+        """The first address: the ``kubernetes`` Service in ``default`` (as in Kubernetes)."""
+        return str(self.network.network_address + 1)
+
+    @property
+    def dns_ip(self) -> str:
+        """The tenth address, where k3s puts cluster DNS."""
+        return str(self.network.network_address + 10)
+
+    async def load(self) -> None:
+        """Nothing to preload: usage is read from the Services themselves."""
+
+    async def _used(self, exclude: tuple[str, str] | None) -> tuple[set[str], set[int]]:
+        rt = self.registry.lookup("", "v1", "services")
+        page = await self.store.list(rt, None)
+        ips: set[str] = set()
+        ports: set[int] = set()
+        for svc in page.items:
+            meta = svc["metadata"]
+            if exclude and (meta.get("namespace"), meta.get("name")) == exclude:
+                continue
+            spec = svc.get("spec") or {}
+            for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+                if ip and ip != "None":
+                    ips.add(ip)
+            for p in spec.get("ports") or []:
+                if p.get("nodePort"):
+                    ports.add(int(p["nodePort"]))
+        now = time.monotonic()
+        self._pending_ips = {k: v for k, v in self._pending_ips.items() if now - v < _PENDING_SECONDS}
+        self._pending_ports = {k: v for k, v in self._pending_ports.items() if now - v < _PENDING_SECONDS}
+        return ips | set(self._pending_ips), ports | set(self._pending_ports)
+
+    async def __call__(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, dry_run: bool) -> None:
+        if rt.kind != "Service" or rt.group != "":
+            return
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        stype = spec.get("type", "ClusterIP")
+        meta = obj.get("metadata", {})
+        name = meta.get("name", "")
+        async with self._lock:
+            ips, ports = await self._used((meta.get("namespace"), name) if old is not None else None)
+            if stype == "ExternalName":
+                return
+            ip = spec.get("clusterIP")
+            if old is not None and not ip:
+                ip = (old.get("spec") or {}).get("clusterIP")
+                if ip:
+                    spec["clusterIP"] = ip
+            if not ip:
+                ip = self._next_ip(ips)
+                spec["clusterIP"] = ip
+                if not dry_run:
+                    self._pending_ips[ip] = time.monotonic()
+            elif ip != "None" and (old is None or (old.get("spec") or {}).get("clusterIP") != ip):
+                try:
+                    addr = ipaddress.ip_address(ip)
+                except ValueError:
+                    raise errors.invalid_object("Service", "", name, [errors.invalid("spec.clusterIPs[0]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]) from None
+                if addr not in self.network:
+                    raise errors.invalid_object("Service", "", name, [errors.invalid(
+                        "spec.clusterIPs", [ip], f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {self.network}")])
+                if ip in ips:
+                    raise errors.invalid_object("Service", "", name, [errors.invalid(
+                        "spec.clusterIPs", [ip], f"failed to allocate IP {ip}: provided IP is already allocated")])
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            if stype in ("NodePort", "LoadBalancer"):
+                old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                             for p in ((old or {}).get("spec") or {}).get("ports") or []}
+                for i, p in enumerate(spec.get("ports") or []):
+                    if not isinstance(p, dict):
+                        continue
+                    np = p.get("nodePort") or old_ports.get((p.get("port"), p.get("protocol", "TCP")))
+                    if np:
+                        if np != old_ports.get((p.get("port"), p.get("protocol", "TCP"))) and np in ports:
+                            raise errors.invalid_object("Service", "", name, [errors.invalid(
+                                f"spec.ports[{i}].nodePort", np, "provided port is already allocated")])
+                        p["nodePort"] = np
+                    else:
+                        p["nodePort"] = np = self._next_port(ports)
+                        if not dry_run:
+                            self._pending_ports[np] = time.monotonic()
+                    ports.add(int(np))
+            else:
+                for p in spec.get("ports") or []:
+                    if isinstance(p, dict):
+                        p.pop("nodePort", None)
+
+    def _next_ip(self, used: set[str]) -> str:
+        # Skip the network address, the kubernetes service (.1) and DNS (.10) unless asked for.
+        reserved = {self.kubernetes_ip, self.dns_ip}
+        for host in self.network.hosts():
+            s = str(host)
+            if s not in used and s not in reserved:
+                return s
+        raise errors.StatusError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
+
+    def _next_port(self, used: set[int]) -> int:
+        lo, hi = self.node_ports
+        for port in range(lo, hi + 1):
+            if port not in used:
+                return port
+        raise errors.StatusError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")

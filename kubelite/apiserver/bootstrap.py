@@ -1,0 +1,51 @@
+"""What a fresh cluster holds before anyone writes: the system namespaces, the ``kubernetes``
+Service, the cluster-admin role bound to system:masters, and the system priority classes.
+Idempotent: runs on every start and only creates what is missing."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubelite.machinery.errors import StatusError
+
+if TYPE_CHECKING:
+    from kubelite.apiserver.server import ApiServer
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+async def _ensure(server: "ApiServer", group: str, version: str, plural: str, obj: dict[str, Any],
+                  namespace: str | None = None) -> None:
+    rt = server.rt(group, version, plural)
+    if await server.store.try_get(rt, namespace, obj["metadata"]["name"]) is not None:
+        return
+    try:
+        await server.store.create(rt, obj, namespace=namespace, manager="kubelite")
+    except StatusError as e:
+        if e.code != 409:
+            raise
+
+
+async def bootstrap(server: "ApiServer") -> None:
+    for ns in SYSTEM_NAMESPACES:
+        await _ensure(server, "", "v1", "namespaces", {"metadata": {"name": ns}})
+    host, _, port = server.server_address.rpartition(":")
+    await _ensure(server, "", "v1", "services", {
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": server.allocator.kubernetes_ip,
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": int(port or 6443)}]},
+    }, namespace="default")
+    await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterroles", {
+        "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                  {"nonResourceURLs": ["*"], "verbs": ["*"]}],
+    })
+    await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterrolebindings", {
+        "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
+    })
+    for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
+        await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", {
+            "metadata": {"name": name}, "value": value,
+            "description": "Used for system critical pods that must not be moved from their current node.",
+        })

@@ -1,0 +1,77 @@
+"""Virtual kinds answered from the request itself: access reviews and "who am I".
+
+``kubectl auth can-i`` POSTs a SelfSubjectAccessReview, ``--list`` a SelfSubjectRulesReview,
+``kubectl auth whoami`` a SelfSubjectReview; nothing is stored, the reply is the request with
+``status`` filled in by the authorizer.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubelite.apiserver.authz import Attributes
+from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.machinery import errors
+
+if TYPE_CHECKING:
+    from kubelite.apiserver.handlers import Target
+    from kubelite.apiserver.server import ApiServer
+
+
+def install(server: "ApiServer") -> None:
+    authorizer = server.authorizer
+
+    def envelope(t: "Target", body: dict[str, Any]) -> dict[str, Any]:
+        out = dict(body)
+        out["apiVersion"], out["kind"] = t.rt.api_version, t.rt.kind
+        out.setdefault("metadata", {})
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in ("resourceVersion", "uid")}
+        out["metadata"]["creationTimestamp"] = None
+        return out
+
+    async def access_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
+        spec = body.get("spec")
+        if not isinstance(spec, dict):
+            raise errors.invalid_object(t.rt.kind, t.rt.group, "", [errors.required("spec")])
+        if t.rt.kind == "SelfSubjectAccessReview":
+            user = req.user
+        else:
+            user = UserInfo(spec.get("user", ""), tuple(spec.get("groups") or ()), spec.get("uid", ""))
+        ra = spec.get("resourceAttributes")
+        nra = spec.get("nonResourceAttributes")
+        if not ra and not nra:
+            raise errors.invalid_object(t.rt.kind, t.rt.group, "", [errors.FieldError(
+                "spec.resourceAttributes", "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified", "FieldValueInvalid")])
+        if ra:
+            namespace = ra.get("namespace", "") if t.rt.kind != "LocalSubjectAccessReview" else (t.namespace or "")
+            attrs = Attributes(user, ra.get("verb", ""), ra.get("group", ""), ra.get("resource", ""),
+                               ra.get("subresource", ""), namespace, ra.get("name", ""))
+            allowed, reason = await authorizer.authorize(attrs)
+        else:
+            # Non-resource URLs (/healthz, /version...) are public or masters-only here.
+            allowed, reason = (user.is_master or nra.get("path") in ("/healthz", "/livez", "/readyz", "/version")), ""
+        out = envelope(t, body)
+        out["status"] = {"allowed": allowed}
+        if reason:
+            out["status"]["reason"] = reason
+        return json_response(out, 201)
+
+    async def rules_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
+        ns = (body.get("spec") or {}).get("namespace", "")
+        out = envelope(t, body)
+        rules = await authorizer.rules_for(req.user, ns)
+        non_resource = [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]}]
+        if req.user.is_master:
+            non_resource.insert(0, {"verbs": ["*"], "nonResourceURLs": ["*"]})
+        out["status"] = {"resourceRules": rules, "nonResourceRules": non_resource, "incomplete": False}
+        return json_response(out, 201)
+
+    async def self_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
+        out = envelope(t, body)
+        out["status"] = {"userInfo": req.user.as_user_info()}
+        return json_response(out, 201)
+
+    h = server.resources.virtual_handlers
+    for kind in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview"):
+        h[kind] = access_review
+    h["SelfSubjectRulesReview"] = rules_review
+    h["SelfSubjectReview"] = self_review

@@ -1,0 +1,198 @@
+"""The API server assembled: storage → store + watch hub → handlers, behind authn and authz.
+
+``ApiServer.handle(ApiRequest)`` is the one entry point used by both the HTTPS front end
+(``http.py``) and in-process clients (``local.py``). It serves the non-resource paths itself
+(/version, health, discovery, OpenAPI) and hands resource paths to ``ResourceHandlers``.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import platform
+import time
+from typing import Any, Callable
+
+import orjson
+
+import kubelite
+from kubelite.api.kinds import BUILTIN
+from kubelite.apiserver import admission, authz, crds, reviews
+from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
+from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
+from kubelite.apiserver.openapi import OpenAPIBuilder
+from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.resources import ResourceRegistry
+from kubelite.apiserver.store import Store, now_utc
+from kubelite.apiserver.watch import WatchHub
+from kubelite.machinery import errors
+from kubelite.machinery.errors import StatusError
+from kubelite.storage import Storage
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+def version_info() -> dict[str, str]:
+    v = kubelite.KUBERNETES_VERSION
+    major, minor = v.lstrip("v").split(".")[:2]
+    return {
+        "major": major, "minor": minor, "gitVersion": f"{v}+kubelite",
+        "gitCommit": kubelite.__version__, "gitTreeState": "clean", "buildDate": "2026-11-22T00:00:00Z",
+        "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
+        "platform": f"{platform.system().lower()}/{platform.machine()}",
+    }
+
+
+class ApiServer:
+    def __init__(self, storage: Storage, *, server_address: str = "127.0.0.1:6443",
+                 clock: Callable[[], dt.datetime] = now_utc,
+                 service_cidr: str = "10.43.0.0/16", node_port_range: tuple[int, int] = (30000, 32767)) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.server_address = server_address
+        self.registry = ResourceRegistry(list(BUILTIN))
+        self.store = Store(storage, clock=clock)
+        self.hub = WatchHub(storage)
+        self.discovery = Discovery(self.registry)
+        self.openapi = OpenAPIBuilder()
+        self.resources = ResourceHandlers(self.registry, self.store, self.hub, clock)
+        self.authorizer = authz.Authorizer(self.store, self.registry)
+        self.allocator = admission.ServiceAllocator(self.store, self.registry, service_cidr, node_port_range)
+        self.store.admission.append(self.allocator)
+        self.store.namespace_check = self._check_namespace
+        self.crds = crds.CRDServer(self)
+        reviews.install(self)
+        self.ready = asyncio.Event()
+        self.started_at = time.monotonic()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def rt(self, group: str, version: str, plural: str):  # noqa: ANN201 - ResourceType
+        rt = self.registry.lookup(group, version, plural)
+        assert rt is not None, (group, version, plural)
+        return rt
+
+    async def start(self) -> None:
+        await self.storage.start()
+        await self.hub.start()
+        await self.allocator.load()
+        await self.crds.start()
+        from kubelite.apiserver.bootstrap import bootstrap
+
+        await bootstrap(self)
+        self.ready.set()
+
+    async def stop(self) -> None:
+        await self.crds.stop()
+        await self.hub.stop()
+        await self.storage.close()
+
+    async def _check_namespace(self, namespace: str) -> None:
+        ns = await self.store.try_get(self.rt("", "v1", "namespaces"), None, namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise StatusError(403, "Forbidden",
+                              f"unable to create new content in namespace {namespace} because it is being terminated",
+                              {"name": namespace, "kind": "namespaces"})
+
+    # -- entry point -----------------------------------------------------------------------
+
+    async def handle(self, req: ApiRequest) -> ApiResponse:
+        try:
+            return await self._dispatch(req)
+        except StatusError as e:
+            return json_response(e.status(), e.code)
+        except Exception as e:  # noqa: BLE001 - never a traceback to the client
+            log.exception("internal error serving %s %s", req.method, req.path)
+            err = errors.internal(type(e).__name__ + ": " + str(e))
+            return json_response(err.status(), 500)
+
+    async def _dispatch(self, req: ApiRequest) -> ApiResponse:
+        path = req.path.rstrip("/") or "/"
+        if path in PUBLIC_PATHS:
+            return self._public(path, req)
+        if req.user.name == "system:anonymous":
+            raise errors.unauthorized()
+        segs = [s for s in path.split("/") if s]
+        if not segs:
+            return json_response({"paths": sorted(["/api", "/api/v1", "/apis", "/healthz", "/livez",
+                                                   "/readyz", "/version", "/openapi/v3"])})
+        head = segs[0]
+        if head == "api":
+            if len(segs) == 1:
+                return self._discovery_root(req, core=True)
+            if segs[1] != "v1":
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+            if len(segs) == 2:
+                return ApiResponse(200, self.discovery.resource_list("", "v1") or b"{}")
+            return await self._resource(req, "", "v1", segs[2:])
+        if head == "apis":
+            if len(segs) == 1:
+                return self._discovery_root(req, core=False)
+            if len(segs) == 2:
+                doc = self.discovery.api_group(segs[1])
+                if doc is None:
+                    raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+                return ApiResponse(200, doc)
+            if len(segs) == 3:
+                doc = self.discovery.resource_list(segs[1], segs[2])
+                if doc is None:
+                    raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+                return ApiResponse(200, doc)
+            return await self._resource(req, segs[1], segs[2], segs[3:])
+        if head == "openapi":
+            return self._openapi(req, segs)
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+    def _public(self, path: str, req: ApiRequest) -> ApiResponse:
+        if path == "/version":
+            return json_response(version_info())
+        if path == "/readyz" and not self.ready.is_set():
+            return ApiResponse(500, b"[-]kubelite-ready failed: not ready yet\nreadyz check failed", "text/plain")
+        if req.query.get("verbose") is not None:
+            name = path.lstrip("/")
+            checks = ["ping", "etcd", "poststarthook/crd-informer-synced", "poststarthook/bootstrap"]
+            text = "".join(f"[+]{c} ok\n" for c in checks) + f"{name} check passed\n"
+            return ApiResponse(200, text.encode(), "text/plain")
+        return ApiResponse(200, b"ok", "text/plain")
+
+    def _discovery_root(self, req: ApiRequest, core: bool) -> ApiResponse:
+        accept = req.accept
+        if "as=APIGroupDiscoveryList" in accept:
+            # the client lists v2 before v2beta1; honour the first it names
+            beta = accept.find("v=v2beta1") != -1 and (accept.find("v=v2;") == -1 or accept.find("v=v2beta1") < accept.find("v=v2;"))
+            body = self.discovery.aggregated(core, beta)
+            return ApiResponse(200, body, AGGREGATED_CT_BETA if beta else AGGREGATED_CT)
+        if core:
+            return ApiResponse(200, self.discovery.api_versions(self.server_address))
+        return ApiResponse(200, self.discovery.api_group_list())
+
+    def _openapi(self, req: ApiRequest, segs: list[str]) -> ApiResponse:
+        if len(segs) < 2 or segs[1] != "v3":
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        resources = self.registry.all()
+        if len(segs) == 2:
+            return json_response(self.openapi.root(resources, generation=self.registry.generation))
+        gv_path = "/".join(segs[2:])
+        doc = self.openapi.group_version_doc(gv_path, resources, generation=self.registry.generation)
+        if doc is None:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+        headers = {"Cache-Control": "public, immutable" if req.query.get("hash") else "no-cache, private",
+                   "Etag": '"' + self.openapi.hash_of(gv_path, resources, generation=self.registry.generation) + '"'}
+        return ApiResponse(200, doc, "application/json", headers)
+
+    async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
+        t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
+        await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
+        return await self.resources.handle(req, t)
+
+
+def user_from_cert(subject_cn: str, orgs: list[str]) -> UserInfo:
+    groups = tuple(orgs) + ("system:authenticated",)
+    return UserInfo(subject_cn, groups)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

@@ -1,0 +1,222 @@
+"""Watch fan-out: one storage watch for the whole registry, decoded once, delivered to many.
+
+The hub keeps a single ``storage.watch("/registry/")`` open, decodes each change once into a
+``Change`` and keeps the most recent ones in a ring, so a client resuming from a recent
+resourceVersion is served from memory. Subscribers (one per HTTP watch, or an in-process
+watcher) register for one storage resource (``core/pods``) and optionally one namespace; each
+gets changes through its own bounded queue. A watcher that falls too far behind is ended with
+410 Expired -- like kube-apiserver, which closes slow watchers -- and its client relists.
+
+Resuming from a revision older than the ring goes straight to storage (which replays its own
+history or answers Compacted -> 410 Gone).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import orjson
+
+from kubelite.storage import Compacted, Storage, WatchEvent
+
+log = logging.getLogger(__name__)
+
+RING_SIZE = 20000
+QUEUE_LIMIT = 10000
+
+
+@dataclass(slots=True, eq=False)
+class Change:
+    """One committed change, decoded once and shared by every subscriber (read-only!)."""
+
+    revision: int
+    type: str  # PUT or DELETE
+    storage_resource: str
+    namespace: str  # "" for cluster-scoped keys
+    obj: dict[str, Any]
+    prev_raw: bytes | None
+    _prev: dict[str, Any] | None = None
+    #: encodings computed by the first subscriber that needs them, reused by the rest
+    cache: dict[Any, bytes] = field(default_factory=dict)
+
+    @property
+    def prev(self) -> dict[str, Any] | None:
+        """The object before this change (decoded lazily: only selector-filtered watches need it)."""
+        if self._prev is None and self.prev_raw is not None:
+            self._prev = orjson.loads(self.prev_raw)
+            self._prev.setdefault("metadata", {})["resourceVersion"] = str(self.prev_rev)
+        return self._prev
+
+    prev_rev: int = 0
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``/registry/core/pods/ns/name`` -> ("core/pods", "ns"); cluster-scoped -> (res, "")."""
+    parts = key.split("/")
+    # ["", "registry", group, plural, ns?, name]
+    res = parts[2] + "/" + parts[3]
+    return res, (parts[4] if len(parts) == 6 else "")
+
+
+def to_change(ev: WatchEvent) -> Change:
+    res, ns = split_key(ev.kv.key)
+    obj = orjson.loads(ev.kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(ev.kv.mod_revision)
+    prev = ev.prev
+    return Change(ev.kv.mod_revision, ev.type, res, ns, obj,
+                  prev.value if prev is not None else None,
+                  prev_rev=prev.mod_revision if prev is not None else 0)
+
+
+class _End:
+    """Queue sentinel: the stream is over (``error`` says why, None for a normal close)."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+
+class Subscription:
+    """A stream of Changes for one resource (and namespace) after a revision.
+
+    ``await next(timeout)`` returns the next Change, None when ``timeout`` passed with nothing
+    new (time for a bookmark), and raises StopAsyncIteration at the end or ``Compacted`` when the
+    watcher fell behind or asked for history that is gone."""
+
+    def __init__(self, hub: "WatchHub", storage_resource: str, namespace: str, after: int) -> None:
+        self.hub = hub
+        self.storage_resource = storage_resource
+        self.namespace = namespace
+        self.last = after
+        self.queue: asyncio.Queue[Change | _End] = asyncio.Queue()
+        self.closed = False
+        self._pump: asyncio.Task[None] | None = None
+
+    def offer(self, change: Change) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            self._finish(Compacted(self.last, 0))
+            return
+        self.queue.put_nowait(change)
+
+    def _finish(self, error: Exception | None) -> None:
+        if not self.closed:
+            self.closed = True
+            self.hub._unsubscribe(self)
+            self.queue.put_nowait(_End(error))
+
+    def close(self) -> None:
+        self._finish(None)
+        if self._pump is not None:
+            self._pump.cancel()
+
+    async def next(self, timeout: float | None = None) -> Change | None:
+        while True:
+            try:
+                item = await asyncio.wait_for(self.queue.get(), timeout) if timeout else await self.queue.get()
+            except asyncio.TimeoutError:
+                return None
+            if isinstance(item, _End):
+                self.queue.put_nowait(item)  # stay ended for later calls
+                if item.error is not None:
+                    raise item.error
+                raise StopAsyncIteration
+            if item.revision > self.last:
+                self.last = item.revision
+                return item
+
+
+class WatchHub:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.ring: collections.deque[Change] = collections.deque(maxlen=RING_SIZE)
+        self.revision = 0  # last revision seen by the hub
+        self.floor = 0  # every change after this revision is in the ring
+        self._subs: dict[str, set[Subscription]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self.revision = self.floor = self.storage.current_revision()
+        self._task = asyncio.create_task(self._run(), name="watch-hub")
+        self.ready.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for subs in list(self._subs.values()):
+            for s in list(subs):
+                s.close()
+
+    async def _run(self) -> None:
+        while True:
+            watcher = self.storage.watch("/registry/", revision=self.revision)
+            try:
+                async for ev in watcher:
+                    ch = to_change(ev)
+                    self.revision = ch.revision
+                    if len(self.ring) == self.ring.maxlen:
+                        self.floor = self.ring[0].revision
+                    self.ring.append(ch)
+                    subs = self._subs.get(ch.storage_resource)
+                    if subs:
+                        for s in list(subs):
+                            if not s.namespace or s.namespace == ch.namespace:
+                                s.offer(ch)
+            except asyncio.CancelledError:
+                watcher.close()
+                raise
+            except Exception:  # storage hiccup or overflow: resume from where we were
+                log.exception("watch hub: storage watch ended; resuming from %d", self.revision)
+                watcher.close()
+                await asyncio.sleep(0.05)
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.storage_resource)
+        if subs is not None:
+            subs.discard(sub)
+
+    def subscribe(self, storage_resource: str, namespace: str, after: int) -> Subscription:
+        """Every change to the resource (in the namespace, if given) after revision ``after``,
+        in order, then live. History older than the ring is read from storage, which raises
+        ``Compacted`` (-> 410 Gone) if it is gone."""
+        sub = Subscription(self, storage_resource, namespace, after)
+        if after < self.floor:
+            prefix = f"/registry/{storage_resource}/" + (f"{namespace}/" if namespace else "")
+            watcher = self.storage.watch(prefix, revision=after)  # may raise Compacted
+
+            async def pump() -> None:
+                try:
+                    async for ev in watcher:
+                        sub.offer(to_change(ev))
+                except Exception as e:  # noqa: BLE001 - handed to the reader
+                    sub._finish(e)
+                finally:
+                    watcher.close()
+            sub._pump = asyncio.create_task(pump(), name=f"watch-pump {prefix}")
+            return sub
+        self._subs.setdefault(storage_resource, set()).add(sub)
+        for ch in self._since(after):
+            if ch.storage_resource == storage_resource and (not namespace or ch.namespace == namespace):
+                sub.queue.put_nowait(ch)
+        return sub
+
+    def _since(self, after: int) -> list[Change]:
+        ring = self.ring
+        if not ring or after >= ring[-1].revision:
+            return []
+        # binary search over the ring (revisions strictly increase)
+        lo, hi = 0, len(ring)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ring[mid].revision <= after:
+                lo = mid + 1
+            else:
+                hi = mid
+        return [ring[i] for i in range(lo, len(ring))]

@@ -1,0 +1,1 @@
+"""Pure API machinery: Status errors, codecs, patches, selectors, quantities. No I/O."""

@@ -1,0 +1,1 @@
+"""Bundles the components into ``kubelite server`` (start order, readiness, disable switches)."""

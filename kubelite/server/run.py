@@ -1,0 +1,96 @@
+"""``kubelite server``: storage → API server → HTTPS listener → kubeconfig, then the
+components that sit on the API (controllers, scheduler, node agent), each behind a switch.
+
+Start order follows k3s: each component starts once the one it depends on is ready. SIGINT
+and SIGTERM stop everything in reverse order; storage is closed last so no acknowledged write
+is lost.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from kubelite.apiserver.http import make_app, server_ssl_context
+from kubelite.apiserver.server import ApiServer
+from kubelite.server.kubeconfig import write_kubeconfig
+from kubelite.server.tls import ensure_pki
+from kubelite.storage.factory import open_storage
+
+log = logging.getLogger("kubelite.server")
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/kubelite")
+    return Path.home() / ".local" / "share" / "kubelite"
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    bind_address: str = "127.0.0.1"
+    https_port: int = 6443
+    kubeconfig: Path | None = None
+    datastore_endpoint: str = ""
+    disable_agent: bool = False
+    disable_scheduler: bool = False
+    disable_controllers: bool = False
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.kubeconfig or self.data_dir / "kubeconfig.yaml"
+
+
+#: Components started after the API server: (name, config switch, factory). Factories take the
+#: ApiServer and return a coroutine that runs until cancelled. Filled as components land.
+ComponentFactory = Callable[[ApiServer, ServerConfig], Awaitable[None]]
+COMPONENTS: list[tuple[str, str, ComponentFactory]] = []
+
+
+async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
+                     on_ready: Callable[[ServerConfig], None] | None = None) -> None:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+    pki = ensure_pki(cfg.data_dir, cfg.bind_address)
+    storage = open_storage(cfg.datastore_endpoint, str(cfg.data_dir))
+    host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
+    api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}")
+    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
+                       ssl_context=server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert)),
+                       reuse_address=True, backlog=1024)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await site.start()  # /readyz answers "not ready" until the API is up
+        await api.start()
+        write_kubeconfig(cfg.kubeconfig_path, pki, f"https://{host}:{cfg.https_port}")
+        log.info("kubeconfig written to %s", cfg.kubeconfig_path)
+        for name, switch, factory in COMPONENTS:
+            if getattr(cfg, switch, False):
+                continue
+            tasks.append(asyncio.create_task(factory(api, cfg), name=name))
+        if on_ready:
+            on_ready(cfg)
+        await stop.wait()
+    finally:
+        for t in reversed(tasks):
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await runner.cleanup()
+        await api.stop()
