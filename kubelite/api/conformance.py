@@ -272,15 +272,13 @@ def _check_value(value: Any, spec: Spec, struct: str, gopath: str, kpath: str,
     if kind == _STR:
         ok = t is str
     elif kind == _INT32 or kind == _INT64:
-        if t is int:
-            lo, hi = _INT_RANGE[kind]
-            if not lo <= value <= hi:
-                out.append(_mismatch(value, spec, struct, gopath, kpath, number=True))
+        lo, hi = _INT_RANGE[kind]
+        if t is int and lo <= value <= hi:
             return
-        ok = False
-        if t is float:
+        if t is int or t is float:  # out of range, or not integral: Go quotes the number
             out.append(_mismatch(value, spec, struct, gopath, kpath, number=True))
             return
+        ok = False
     elif kind == _BOOL:
         ok = t is bool
     elif kind == _NUM:

@@ -90,7 +90,7 @@ def shape(name: str) -> Shape:
     by_json_name = {str(code).partition("=")[2]: code for code in facts.values()
                     if isinstance(code, str) and "=" in code}
     by_number: dict[int, Slot] = {}
-    for pname, f in msg.fields.items():
+    for pname, f in msg.proto_fields.items():
         code = facts.get(pname, by_json_name.get(pname))
         if isinstance(code, str):
             flags, _, jname = code.partition("=")

@@ -72,14 +72,27 @@ class Field:
 
 
 class Message:
-    """The fields of one message type, by JSON name and by protobuf number."""
+    """The fields of one message type.
 
-    __slots__ = ("name", "fields", "by_number")
+    ``proto_fields`` is the protobuf view (proto names, inline members unexpanded) and
+    ``by_number`` indexes it; ``fields`` is the JSON view clients see: Go's inline embeddings
+    (``Volume.volumeSource``, ``Probe.handler``...) flattened into the parent and the few
+    renamed fields (``uID`` -> ``uid``) under their JSON names (facts from ``gofields.json``).
+    """
+
+    __slots__ = ("name", "proto_fields", "by_number", "_json")
 
     def __init__(self, name: str, fields: dict[str, Field]) -> None:
         self.name = name
-        self.fields = fields
+        self.proto_fields = fields
         self.by_number = {f.number: f for f in fields.values()}
+        self._json: dict[str, Field] | None = None
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        if self._json is None:
+            self._json = _json_view(self)
+        return self._json
 
     def __repr__(self) -> str:
         return f"Message({self.name}, {len(self.fields)} fields)"
@@ -121,6 +134,32 @@ def _table() -> dict[str, Message]:
             )
         out[mname] = Message(mname, parsed)
     return out
+
+
+@cache
+def _go_facts() -> dict[str, dict[str, str]]:
+    path = Path(__file__).parent / "gofields.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _json_view(msg: Message) -> dict[str, Field]:
+    facts = _go_facts().get(msg.name, {})
+    own: dict[str, Field] = {}
+    inline: list[Field] = []
+    for pname, f in msg.proto_fields.items():
+        code = facts.get(pname)
+        flags, _, jname = code.partition("=") if isinstance(code, str) else ("", "", "")
+        if "i" in flags and has_message(f.type):
+            inline.append(f)
+        elif jname and jname != pname:
+            own[jname] = Field(jname, f.number, f.type, f.value_type, f.repeated, f.optional, f.merge_key,
+                               f.patch_strategy, f.list_type, f.list_map_keys)
+        else:
+            own[pname] = f
+    for f in inline:  # Go prefers the shallower field on a name clash
+        for key, member in message(f.type).fields.items():
+            own.setdefault(key, member)
+    return own
 
 
 def message(name: str) -> Message:

@@ -78,6 +78,11 @@ def not_found(path: str, value: Any) -> FieldError:
     return FieldError(path, f"Not found: {shown}", "FieldValueNotFound")
 
 
+def invalid_shown(path: str, shown: str, detail: str) -> FieldError:
+    """An Invalid error whose value is already rendered (e.g. Go's ``[]string{"None"}``)."""
+    return FieldError(path, f"Invalid value: {shown}: {detail}", "FieldValueInvalid")
+
+
 def too_long(path: str, max_bytes: int) -> FieldError:
     return FieldError(path, f"Too long: may not be more than {max_bytes} bytes", "FieldValueTooLong")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
 from kubelite.machinery import errors
 from kubelite.machinery.selectors import from_label_selector, parse_field_selector, parse_label_selector, selector_to_string
@@ -54,25 +55,20 @@ def matcher(rt: ResourceType, label_selector: str, field_selector: str) -> Calla
 def check_fields(rt: ResourceType, obj: Obj, mode: str) -> list[str]:
     """Apply fieldValidation to a request object (in place). Returns warnings for Warn mode."""
     if rt.schema is not None:
-        from kubelite.api.conformance import prune_unknown, type_errors, unknown_fields
-
-        errs = type_errors(obj, rt.schema)
-        if errs:
-            name = (obj.get("metadata") or {}).get("name", "") if isinstance(obj.get("metadata"), dict) else ""
-            raise errors.StatusError(400, "BadRequest", f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                                     + "; ".join(f"{e.field}: {e.message}" for e in errs),
-                                     {"name": name, "kind": rt.plural, "causes": [e.cause() for e in errs]})
-        unknown = unknown_fields(obj, rt.schema)
+        errs = conformance.type_errors(obj, rt.schema)
+        if errs:  # kube-apiserver reports the first decoding error
+            raise conformance.cannot_handle(rt.kind, rt.version, errs[0].message)
+        unknown = conformance.unknown_fields(obj, rt.schema)
         if unknown:
-            prune_unknown(obj, rt.schema)
+            conformance.prune_unknown(obj, rt.schema)
     else:
         prune = getattr(rt.strategy, "prune", None)
         unknown = prune(obj) if prune is not None else []
     if not unknown or mode == "Ignore":
         return []
     if mode == "Strict":
-        raise errors.bad_request("strict decoding error: " + ", ".join(f'unknown field "{u.lstrip(".")}"' for u in unknown))
-    return [f'unknown field "{u.lstrip(".")}"' for u in unknown]
+        raise errors.bad_request(conformance.strict_message(unknown))
+    return conformance.warnings(unknown)
 
 
 def get_path(obj: Obj, path: str) -> Any:

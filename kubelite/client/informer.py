@@ -45,6 +45,10 @@ def object_key(obj: Mapping[str, Any]) -> str:
     return f"{ns}/{meta.get('name', '')}" if ns else meta.get("name", "")
 
 
+def _rv(obj: Mapping[str, Any]) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
 def split_key(key: str) -> tuple[str, str]:
     """``"ns/name"`` -> ``("ns", "name")``; ``"name"`` -> ``("", "name")``."""
     ns, sep, name = key.partition("/")
@@ -344,7 +348,7 @@ class Informer:
             old = store.upsert(key, obj)
             if old is None:
                 await self._dispatch_add(obj)
-            elif (old.get("metadata") or {}).get("resourceVersion") != (obj.get("metadata") or {}).get("resourceVersion"):
+            elif _rv(old) != _rv(obj):
                 await self._dispatch_update(old, obj)
         for key in [k for k in store.keys() if k not in seen]:
             old = store.remove(key)

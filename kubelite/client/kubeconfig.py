@@ -138,7 +138,8 @@ def load_kubeconfig(path: str | list[str] | None = None, *, context: str | None 
     cfg.insecure_skip_tls_verify = bool(cluster.get("insecure-skip-tls-verify", False))
     cfg.tls_server_name = cluster.get("tls-server-name") or None
     if "certificate-authority-data" in cluster:
-        cfg.ca_data = _b64(cluster["certificate-authority-data"], f'cluster "{cluster_name}" certificate-authority-data')
+        cfg.ca_data = _b64(cluster["certificate-authority-data"],
+                           f'cluster "{cluster_name}" certificate-authority-data')
     elif cluster.get("certificate-authority"):
         cfg.ca_file = _path(cluster["certificate-authority"], cbase, "certificate-authority")
 

@@ -13,10 +13,11 @@ field only when it is set. The result should be what kubectl would have sent as 
 
 * a pointer field present on the wire is kept, zero or not: ``replicas: 0`` (``*int32``),
   ``emptyDir: {}`` (``*EmptyDirVolumeSource``), ``maxUnavailable: 0`` (``*IntOrString``);
-* a non-pointer scalar (string, number, bool, IntOrString, Duration, Quantity) is dropped when
-  it is zero and its JSON tag has ``omitempty``, which is exactly when Go's JSON drops it
-  (``paused: false``, ``minReadySeconds: 0``, ``targetPort: 0`` go; ``containerPort`` and other
-  required fields stay even at zero);
+* a non-pointer scalar (string, number, bool, bytes, IntOrString, Duration) is dropped when it
+  is zero and its JSON tag has ``omitempty``, which is when Go's JSON drops it (``paused: false``,
+  ``minReadySeconds: 0``, ``targetPort: 0`` go); fields without ``omitempty`` stay even at zero,
+  as in Go's JSON (``containerPort``, SSAR ``status.allowed: false``, PDB status counters);
+  a non-pointer Quantity is kept ("0"), as Go prints it;
 * a non-pointer struct that decodes to ``{}`` is dropped (Go writes ``"status": {}``, which
   means the same as no status), and so is an empty Time (Go writes ``null``);
 * empty lists and maps are dropped; map values and list items are always kept
@@ -41,7 +42,7 @@ from kubelite.machinery.errors import StatusError, bad_request
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 
-Resolver = Callable[[str, str], "str | None"]
+Resolver = Callable[[str, str], str | None]
 
 _VARINT_TYPES = frozenset({"int32", "int64", "bool"})
 _PACKABLE = frozenset({"int32", "int64", "bool", "double", "float"})

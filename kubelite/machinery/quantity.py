@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache, total_ordering
-from typing import Union
 
 DECIMAL_SI = "DecimalSI"
 BINARY_SI = "BinarySI"
@@ -67,7 +66,7 @@ class Quantity:
     def __hash__(self) -> int:
         return hash(self.value)
 
-    def __add__(self, other: "Quantity | int") -> "Quantity":
+    def __add__(self, other: Quantity | int) -> Quantity:
         o = _as_value(other)
         if o is None:
             return NotImplemented
@@ -77,13 +76,13 @@ class Quantity:
 
     __radd__ = __add__
 
-    def __sub__(self, other: "Quantity | int") -> "Quantity":
+    def __sub__(self, other: Quantity | int) -> Quantity:
         o = _as_value(other)
         if o is None:
             return NotImplemented
         return Quantity(self.value - o, self.format)
 
-    def __neg__(self) -> "Quantity":
+    def __neg__(self) -> Quantity:
         return Quantity(-self.value, self.format)
 
     def __bool__(self) -> bool:
@@ -96,7 +95,7 @@ class Quantity:
         return math.ceil(self.value)
 
 
-QuantityLike = Union[Quantity, str, int, float, Fraction]
+QuantityLike = Quantity | str | int | float | Fraction
 
 
 def _as_value(x: object) -> Fraction | None:

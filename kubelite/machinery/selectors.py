@@ -17,9 +17,10 @@ Invalid input raises ``StatusError`` 400 with Kubernetes' message, e.g.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from kubelite.machinery.errors import StatusError, bad_request
 
@@ -76,7 +77,7 @@ class Requirement:
 class LabelSelector:
     """A conjunction of label requirements. ``LabelSelector.nothing()`` matches no object."""
 
-    __slots__ = ("requirements", "_nothing", "_exact", "_rest")
+    __slots__ = ("_exact", "_nothing", "_rest", "requirements")
 
     def __init__(self, requirements: Iterable[Requirement] = (), *, nothing: bool = False) -> None:
         reqs = sorted(requirements, key=lambda r: r.key)
@@ -89,11 +90,11 @@ class LabelSelector:
                            if not (r.operator in (EQUALS, DOUBLE_EQUALS) and len(r.values) == 1))
 
     @classmethod
-    def everything(cls) -> "LabelSelector":
+    def everything(cls) -> LabelSelector:
         return cls()
 
     @classmethod
-    def nothing(cls) -> "LabelSelector":
+    def nothing(cls) -> LabelSelector:
         return cls(nothing=True)
 
     @property

@@ -6,7 +6,10 @@ import timeit
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kubelite.api import conformance
 from kubelite.api.conformance import (base64_error, cannot_handle, duration_error, prune_unknown,
                                       quantity_error, strict_message, time_error, type_errors,
                                       unknown_fields, warnings)
@@ -340,3 +343,40 @@ def test_a_big_pod_is_checked_quickly(check: Any) -> None:
     best = min(timeit.repeat(lambda: check(BIG_POD, POD), number=50, repeat=5)) / 50
     # About 30-60 µs on the dev box; the bound only catches an accidental slow path.
     assert best < 400e-6, f"{check.__name__} took {best * 1e6:.0f} µs"
+
+
+# --- the fast pass never disagrees with the detailed one -----------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(["", "x", "1Gi", "YQ==", "2024-01-02T03:04:05Z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "name", "port"]), inner, max_size=3),
+    max_leaves=6)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+_POD_PATHS = _paths(BIG_POD)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_POD_PATHS), _JSON_VALUES)
+def test_fast_pass_agrees_with_detailed_pass(path: tuple[Any, ...], value: Any) -> None:
+    obj = copy.deepcopy(BIG_POD)
+    cur: Any = obj
+    for part in path[:-1]:
+        cur = cur[part]
+    cur[path[-1]] = value
+    detailed: list[Any] = []
+    conformance._check_message(obj, POD, "Pod", "", "", detailed)
+    assert [e.field for e in type_errors(obj, POD)] == [e.field for e in detailed]
+    unknown_fields(obj, POD)  # never raises on any shape

@@ -74,7 +74,7 @@ def test_every_schema_field_has_go_facts() -> None:
     for name, msg in schema.all_messages().items():
         if name in exempt or name in schema.SPECIAL or shape(name).list_items is not None:
             continue
-        for field in msg.fields:
+        for field in msg.proto_fields:
             if field not in facts.get(name, {}):
                 missing.append(f"{name}.{field}")
     assert missing == []

@@ -8,8 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubelite.machinery.quantity import (
-    BINARY_SI, DECIMAL_EXPONENT, DECIMAL_SI, Quantity, canonical, compare, format_quantity,
-    parse_quantity, to_int, to_milli,
+    BINARY_SI,
+    DECIMAL_EXPONENT,
+    DECIMAL_SI,
+    Quantity,
+    canonical,
+    compare,
+    format_quantity,
+    parse_quantity,
+    to_int,
+    to_milli,
 )
 
 

@@ -5,8 +5,13 @@ import pytest
 
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.selectors import (
-    LabelSelector, escape_field_value, from_label_selector, parse_field_selector, parse_label_selector,
-    selector_from_labels, selector_to_string,
+    LabelSelector,
+    escape_field_value,
+    from_label_selector,
+    parse_field_selector,
+    parse_label_selector,
+    selector_from_labels,
+    selector_to_string,
 )
 
 WEB = {"app": "web", "tier": "frontend", "version": "3"}

@@ -59,7 +59,7 @@ ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({
 })
 
 # (item message, key field) -> default used when an item omits that key field.
-KEY_DEFAULTS: dict[tuple[str, str], object] = {
+KEY_DEFAULTS: dict[tuple[str | None, str], object] = {
     ("io.k8s.api.core.v1.ContainerPort", "protocol"): "TCP",
     ("io.k8s.api.core.v1.ServicePort", "protocol"): "TCP",
 }

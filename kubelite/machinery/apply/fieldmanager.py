@@ -28,8 +28,24 @@ from typing import Any
 
 from kubelite.api import schema as sch
 from kubelite.machinery.apply import managed as mf
-from kubelite.machinery.apply.fieldpath import FieldSet, Path, path_sort_key, path_string, with_ancestors
-from kubelite.machinery.apply.typed import MISSING, T, TypedError, compare, json_equal, merge, remove_paths, root_type, to_set
+from kubelite.machinery.apply.fieldpath import (
+    FieldSet,
+    Path,
+    path_sort_key,
+    path_string,
+    with_ancestors,
+)
+from kubelite.machinery.apply.typed import (
+    MISSING,
+    T,
+    TypedError,
+    compare,
+    json_equal,
+    merge,
+    remove_paths,
+    root_type,
+    to_set,
+)
 from kubelite.machinery.errors import StatusError, bad_request
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -77,7 +93,8 @@ def apply(live: dict[str, Any] | None, applied: dict[str, Any], *, manager: str,
         config_set = _filter(to_set(_strip(applied, reset), t, strict=True), reset)
         merged = merge(live_obj, applied, t)
     except TypedError as e:
-        meta = applied.get("metadata") if isinstance(applied.get("metadata"), dict) else {}
+        meta = applied.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
         where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; {api_version}, Kind={applied.get('kind', '')}"
         raise StatusError(422, "Invalid", f"failed to create typed patch object ({where}): {e}") from None
 
@@ -130,7 +147,9 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], *, manager: s
         base = old_entries  # subresources never take managedFields from the request
     elif mf.is_reset(new_entries):
         base = []
-    elif isinstance(new_entries, list) and new_entries and _decodes(new_entries):
+    elif isinstance(new_entries, list) and new_entries and _decode_or_empty(new_entries):
+        # A write may carry managedFields (a PUT of a GET, kubectl's SSA migration patch);
+        # valid ones win over the stored ones.
         base = new_entries
     else:
         base = old_entries
@@ -270,14 +289,6 @@ def _managed_entries(obj: dict[str, Any] | None) -> Any:
         return None
     meta = obj.get("metadata")
     return meta.get("managedFields") if isinstance(meta, dict) else None
-
-
-def _decodes(entries: Any) -> bool:
-    try:
-        mf.decode(entries)
-    except ValueError:
-        return False
-    return True
 
 
 def _decode_or_empty(entries: Any) -> mf.Managers:

@@ -22,7 +22,8 @@ order (fields, then keys, then values, then indexes).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 Path = tuple[str, ...]
 FieldSet = set[Path]

@@ -81,7 +81,7 @@ def _seconds(t: str | None) -> float:
     if not t:
         return 0.0
     try:
-        return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() // 1
+        return dt.datetime.fromisoformat(t).timestamp() // 1
     except ValueError:
         return 0.0
 

@@ -21,7 +21,13 @@ from typing import Any
 
 from kubelite.api import schema as sch
 from kubelite.machinery.apply.atomic import ATOMIC_MAPS, ATOMIC_STRUCTS, KEY_DEFAULTS
-from kubelite.machinery.apply.fieldpath import FieldSet, Path, key_pe, path_string, value_pe
+from kubelite.machinery.apply.fieldpath import (
+    FieldSet,
+    Path,
+    key_pe,
+    path_string,
+    value_pe,
+)
 
 SCALAR, STRUCT, MAP, LIST, DEDUCED = "scalar", "struct", "map", "list", "deduced"
 OBJECT_META = sch.META + "ObjectMeta"
@@ -37,12 +43,12 @@ class T:
 
     kind: str
     name: str | None = None
-    elem: "T | None" = None
+    elem: T | None = None
     atomic: bool = False
     set_list: bool = False
     keys: tuple[str, ...] = ()
 
-    def child(self, key: str) -> tuple["T", bool]:
+    def child(self, key: str) -> tuple[T, bool]:
         """The type of member ``key`` of a map-like node, and whether it is a declared field."""
         if self.kind == STRUCT:
             return _struct_child(self.name, key)
@@ -344,8 +350,9 @@ def _index(items: list[Any], t: T, *, strict: bool) -> tuple[list[str], dict[str
 
 
 def _merge_list(lhs: list[Any], rhs: list[Any], t: T) -> list[Any]:
-    """Interleave as structured-merge-diff does. Example: live [a b c], config [c a] ->
-    shared items in config order, b (live only) stays after a: [c a b]."""
+    """Interleave as structured-merge-diff does: shared items come in the config's order and
+    live-only items where the walk over the live list meets them. Examples: live [a b c],
+    config [a c] -> [a b c]; config [c a] -> [b c a]; config [a d] -> [a b c d]."""
     elem = t.elem or _DEDUCED_T
     rpes, robs = _index(rhs, t, strict=True)
     lpes, lobs = _index(lhs, t, strict=False)

@@ -146,7 +146,7 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
         raise bad_request("invalid patch format of retainKeys")
     allowed = {k for k in keep if isinstance(k, str)}
     for k, v in patch.items():
-        if v is None or k.startswith(DELETE_PRIMITIVE) or k.startswith(SET_ORDER):
+        if v is None or k.startswith((DELETE_PRIMITIVE, SET_ORDER)):
             continue
         if k not in allowed:
             raise bad_request("invalid patch format of retainKeys")
@@ -319,14 +319,16 @@ def _order_key_equal(a: Any, b: Any, merge_key: str) -> bool:
 
 
 def _partition_scalars(merged: list[Any], by: list[Any]) -> tuple[list[Any], list[Any]]:
-    present, server = [], []
+    present: list[Any] = []
+    server: list[Any] = []
     for v in merged:
         (present if any(_scalar_eq(v, b) for b in by) else server).append(v)
     return present, server
 
 
 def _partition_maps(merged: list[Any], by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
-    present, server = [], []
+    present: list[Any] = []
+    server: list[Any] = []
     for v in merged:
         if not isinstance(v, dict):
             raise bad_request(f"expected a map[string]interface {{}}, but received a {_kind_name(v)}")

@@ -90,20 +90,14 @@ class CustomResourceDefinitionStrategy(Strategy):
         status["conditions"] = conditions
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        spec = obj.get("spec") or {}
-        meta = obj.get("metadata") or {}
-        names = spec.get("names") or {}
-        errs: list[FieldError] = []
-        wanted = f"{names.get('plural', '')}.{spec.get('group', '')}"
-        if meta.get("name") and meta["name"] != wanted:
-            errs.append(invalid("metadata.name", meta["name"], 'must be spec.names.plural+"."+spec.group'))
-        errs += _validate_spec(spec)
-        errs += _validate_stored_versions(obj)
-        errs += _validate_approval(obj)
-        return errs
+        return _validate_crd(obj) + _validate_approval(obj)
 
     def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-        errs = self.validate(obj) if _protected(obj) == _protected(old) else self.validate(obj)
+        errs = _validate_crd(obj)
+        # Like Kubernetes, only a change of the approval annotation is judged on update, so
+        # CRDs accepted before keep updating.
+        if _approval(obj) != _approval(old):
+            errs += _validate_approval(obj)
         spec, old_spec = obj.get("spec") or {}, old.get("spec") or {}
         names, old_names = spec.get("names") or {}, old_spec.get("names") or {}
         errs += validate_immutable(spec.get("group"), old_spec.get("group"), "spec.group")
@@ -116,6 +110,21 @@ class CustomResourceDefinitionStrategy(Strategy):
 
     def row(self, obj: dict[str, Any], now: dt.datetime) -> list[Any]:
         return created_at_row(obj)
+
+
+def _validate_crd(obj: dict[str, Any]) -> list[FieldError]:
+    spec = obj.get("spec") or {}
+    meta = obj.get("metadata") or {}
+    names = spec.get("names") or {}
+    errs: list[FieldError] = []
+    wanted = f"{names.get('plural', '')}.{spec.get('group', '')}"
+    if meta.get("name") and meta["name"] != wanted:
+        errs.append(invalid("metadata.name", meta["name"], 'must be spec.names.plural+"."+spec.group'))
+    return errs + _validate_spec(spec) + _validate_stored_versions(obj)
+
+
+def _approval(crd: dict[str, Any]) -> str | None:
+    return ((crd.get("metadata") or {}).get("annotations") or {}).get(APPROVAL_ANNOTATION)
 
 
 def _accepted_names(names: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +350,7 @@ def _validate_approval(crd: dict[str, Any]) -> list[FieldError]:
     if not _protected(crd):
         return []
     path = f"metadata.annotations[{APPROVAL_ANNOTATION}]"
-    value = ((crd.get("metadata") or {}).get("annotations") or {}).get(APPROVAL_ANNOTATION)
+    value = _approval(crd)
     detail = (f'protected groups must have approval annotation "{APPROVAL_ANNOTATION}", see '
               "https://github.com/kubernetes/enhancements/pull/1111")
     if not value:

@@ -280,6 +280,21 @@ class HorizontalPodAutoscalerV1Strategy(StatusStrategy):
     def defaults(self, obj: dict[str, Any]) -> None:
         set_default(obj.setdefault("spec", {}), "minReplicas", 1)
 
+    def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(obj, old)
+        # The status travels partly in annotations in v1; the main endpoint may not change
+        # status, so those annotations come from the stored object too (a v1 client that
+        # drops them must not wipe the conditions and current metrics).
+        annotations = obj.setdefault("metadata", {}).setdefault("annotations", {})
+        old_annotations = (old.get("metadata") or {}).get("annotations") or {}
+        for key in (CURRENT_METRICS_ANNOTATION, CONDITIONS_ANNOTATION):
+            if key in old_annotations:
+                annotations[key] = old_annotations[key]
+            else:
+                annotations.pop(key, None)
+        if not annotations:
+            obj["metadata"].pop("annotations")
+
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         return validate_hpa_spec(to_storage(obj).get("spec") or {}, "spec")
 

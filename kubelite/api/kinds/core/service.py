@@ -16,7 +16,7 @@ from typing import Any
 from kubelite.api.kinds.core.printing import format_labels
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import (
-    child, index, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_ip,
+    child, index, invalid_shown, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_ip,
     is_valid_port_num, required, validate_cidr, validate_enum, validate_ip, validate_labels,
     validate_port_num_or_name,
 )
@@ -147,7 +147,7 @@ def _validate_cluster_ips(spec: dict[str, Any], path: str) -> list[FieldError]:
             errs.append(forbidden(child(path, "clusterIPs"), "may not be set for ExternalName services"))
         return errs
     if cip and ips and ips[0] != cip:
-        errs.append(invalid(child(path, "clusterIPs"), _go_strings(ips), "first value must match `clusterIP`"))
+        errs.append(invalid_shown(child(path, "clusterIPs"), _go_strings(ips), "first value must match `clusterIP`"))
     for i, ip in enumerate(ips):
         p = index(child(path, "clusterIPs"), i)
         if ip == "None":
@@ -159,8 +159,7 @@ def _validate_cluster_ips(spec: dict[str, Any], path: str) -> list[FieldError]:
         if not isinstance(ip, str) or not is_valid_ip(ip):
             errs.append(invalid(p, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
     if len(ips) > 2:
-        errs.append(invalid(child(path, "clusterIPs"), _go_strings(ips),
-                            "may only hold up to 2 values"))
+        errs.append(invalid_shown(child(path, "clusterIPs"), _go_strings(ips), "may only hold up to 2 values"))
     return errs
 
 
@@ -196,9 +195,9 @@ def validate_service_spec(spec: Any, path: str = "spec") -> list[FieldError]:
                                 "may only be set for externally-accessible services"))
         else:
             errs += validate_enum(etp, child(path, "externalTrafficPolicy"), ("Cluster", "Local"))
-    if spec.get("type") != "ExternalName":
-        errs += validate_enum(spec.get("internalTrafficPolicy"), child(path, "internalTrafficPolicy"),
-                              ("Cluster", "Local"))
+    # Required only for these types: other values of `type` have their own error already.
+    errs += validate_enum(spec.get("internalTrafficPolicy"), child(path, "internalTrafficPolicy"), ("Cluster", "Local"),
+                          required_=spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer"))
     if spec.get("ipFamilyPolicy"):
         errs += validate_enum(spec["ipFamilyPolicy"], child(path, "ipFamilyPolicy"),
                               ("SingleStack", "PreferDualStack", "RequireDualStack"))
@@ -303,10 +302,10 @@ class ServiceStrategy(Strategy):
         if "ExternalName" not in (spec.get("type"), old_spec.get("type")):
             old_ips, new_ips = old_spec.get("clusterIPs") or [], spec.get("clusterIPs") or []
             if old_ips and not new_ips:
-                errs.append(invalid(index("spec.clusterIPs", 0), _go_strings(new_ips),
-                                    "primary clusterIP can not be unset"))
+                errs.append(invalid_shown(index("spec.clusterIPs", 0), _go_strings(new_ips),
+                                          "primary clusterIP can not be unset"))
             elif old_ips and new_ips and old_ips[0] != new_ips[0]:
-                errs.append(invalid(index("spec.clusterIPs", 0), _go_strings(new_ips), "may not change once set"))
+                errs.append(invalid_shown(index("spec.clusterIPs", 0), _go_strings(new_ips), "may not change once set"))
         for i, ing in enumerate(((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []):
             if isinstance(ing, dict) and ing.get("ip"):
                 errs += validate_ip(ing["ip"], child(index("status.loadBalancer.ingress", i), "ip"))
