@@ -11,6 +11,7 @@ Objects are plain JSON dicts throughout. Strategies are pure: no I/O, no clock e
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -79,8 +80,11 @@ class Strategy:
     def prepare_for_status_update(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
         """Status endpoint: only ``status`` changes; everything else is taken from ``old``."""
         status = obj.get("status")
+        managed = (obj.get("metadata") or {}).get("managedFields")
         obj.clear()
-        obj.update({k: v for k, v in old.items() if k != "status"})
+        obj.update({k: copy.deepcopy(v) for k, v in old.items() if k != "status"})
+        if managed is not None:
+            obj["metadata"]["managedFields"] = managed
         if status is not None:
             obj["status"] = status
 

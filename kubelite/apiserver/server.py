@@ -17,7 +17,7 @@ import orjson
 
 import kubelite
 from kubelite.api.kinds import BUILTIN
-from kubelite.apiserver import admission, authz, crds, reviews
+from kubelite.apiserver import admission, authz, crds, reviews, subresources
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.openapi import OpenAPIBuilder
@@ -64,6 +64,9 @@ class ApiServer:
         self.store.namespace_check = self._check_namespace
         self.crds = crds.CRDServer(self)
         reviews.install(self)
+        subresources.install(self)
+        #: serves pods/log, exec, attach, portforward once a node agent provides it
+        self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[Any]] = []

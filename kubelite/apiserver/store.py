@@ -220,7 +220,10 @@ class Store:
             new = self._prepare_update(rt, new, old, subresource)
             for hook in self.admission:
                 await hook(rt, new, old, dry_run=dry_run)
-            self._validate(rt, new, rt.strategy.validate_update(new, old))
+            # Server-computed subresource writes (binding, finalize, scale) are trusted to change
+            # what the main endpoint may not; they must still leave a valid object.
+            trusted = subresource not in ("", "status")
+            self._validate(rt, new, rt.strategy.validate(new) if trusted else rt.strategy.validate_update(new, old))
             if new == old:
                 return old, False  # a no-op write changes nothing, not even resourceVersion
             if record_manager and manager:
@@ -276,11 +279,13 @@ class Store:
         if subresource == "status":
             strategy.prepare_for_status_update(new, old)
             new["metadata"]["resourceVersion"] = old_meta.get("resourceVersion")
-        else:
+        elif subresource == "":
             strategy.defaults(new)
             strategy.prepare_for_update(new, old)
+        if subresource != "status":
             if "generation" in old_meta and strategy.spec_changed(new, old):
                 new["metadata"]["generation"] = old_meta["generation"] + 1
+        meta = new["metadata"]
         # managedFields of the old object carry over unless the client rewrote them (SSA migration).
         if "managedFields" not in meta and "managedFields" in old_meta:
             meta["managedFields"] = old_meta["managedFields"]

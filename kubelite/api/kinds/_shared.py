@@ -187,14 +187,14 @@ def validate_selector_matches_template(selector: dict[str, Any] | None, template
                                        template_path: str) -> list[FieldError]:
     """"`selector` does not match template `labels`" -- reported at ``<template>.metadata.labels``.
 
-    Skipped when the selector is empty or malformed (another error already says so), as
-    Kubernetes skips it when ``LabelSelectorAsSelector`` fails.
+    A missing selector selects nothing, so it never matches (Kubernetes reports both the
+    missing selector and this). An empty selector selects everything; a malformed one is
+    skipped because another error already says so, as when ``LabelSelectorAsSelector`` fails.
     """
-    if not selector or not isinstance(selector, dict) or validate_label_selector(selector, "x"):
-        return []
     labels = dig(template, "metadata", "labels") or {}
-    if selector_matches(selector, labels):
-        return []
+    if selector is not None:
+        if not isinstance(selector, dict) or validate_label_selector(selector, "x") or selector_matches(selector, labels):
+            return []
     path = child(template_path, "metadata", "labels")
     return [FieldError(path, f"Invalid value: {go_value(labels)}: `selector` does not match template `labels`")]
 

@@ -457,9 +457,8 @@ def _clean(value: Any) -> Any:
     """A patch value as it lands in the object: null members dropped, directive keys removed,
     maps that are ``$patch: delete`` directives dropped (``_DROP`` at the top level)."""
     if isinstance(value, dict):
-        if DIRECTIVE in value:
-            if value[DIRECTIVE] == "delete":
-                return _DROP
+        if value.get(DIRECTIVE) == "delete":
+            return _DROP
         out = {}
         for k, v in value.items():
             if v is None or k.startswith("$"):

@@ -14,7 +14,7 @@ from typing import Any
 from kubelite.api.kinds._shared import (
     default_template, set_default,
     AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, StatusStrategy, age_cell,
-    container_cells, dig, format_label_selector, format_labels, int_or_percent_value, nonneg,
+    container_cells, format_label_selector, format_labels, int_or_percent_value, nonneg,
     validate_int_or_percent, validate_selector_matches_template,
 )
 from kubelite.api.kinds.apps._common import DAEMONSET_TEMPLATE_GENERATION, validate_restart_and_deadline
@@ -70,15 +70,12 @@ class DaemonSetStrategy(StatusStrategy):
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         spec = obj.get("spec") or {}
         sel, template = spec.get("selector"), spec.get("template") or {}
+        # No "Required" for a missing selector here (Kubernetes has none for DaemonSets): it
+        # selects nothing, which the template check reports.
         errs = validate_label_selector(sel, "spec.selector")
-        if sel is None:
-            # A nil selector selects nothing, so Kubernetes reports it as a template mismatch.
-            errs.append(invalid("spec.template.metadata.labels", dig(template, "metadata", "labels") or {},
-                                "`selector` does not match template `labels`"))
-        else:
-            errs += validate_selector_matches_template(sel, template, "spec.template")
-            if isinstance(sel, dict) and not sel.get("matchLabels") and not sel.get("matchExpressions"):
-                errs.append(invalid("spec.selector", sel, "empty selector is invalid for daemonset"))
+        errs += validate_selector_matches_template(sel, template, "spec.template")
+        if isinstance(sel, dict) and not sel.get("matchLabels") and not sel.get("matchExpressions"):
+            errs.append(invalid("spec.selector", sel, "empty selector is invalid for daemonset"))
         errs += validate_pod_template(template, "spec.template")
         errs += validate_restart_and_deadline(template, "spec.template", "DaemonSet")
         errs += nonneg(spec.get("minReadySeconds"), "spec.minReadySeconds")

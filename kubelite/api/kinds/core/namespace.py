@@ -75,6 +75,15 @@ class NamespaceStrategy(Strategy):
                 else:
                     spec.pop("finalizers", None)
 
+    def prepare_for_finalize(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        """``namespaces/<name>/finalize``: spec.finalizers may change, the status may not
+        (Kubernetes' namespaceFinalizeStrategy). The API server calls this instead of
+        ``prepare_for_update`` for that subresource."""
+        if "status" in old:
+            obj["status"] = old["status"]
+        else:
+            obj.pop("status", None)
+
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         return validate_namespace_finalizers((obj.get("spec") or {}).get("finalizers"))
 

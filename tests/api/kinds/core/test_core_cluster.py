@@ -216,3 +216,14 @@ def test_service_account() -> None:
     assert fields(create(SERVICE_ACCOUNT, sa)) == ["imagePullSecrets[0].name"]
     assert SERVICE_ACCOUNT.strategy.row(sa, NOW) == ["builder", 1, "5m"]
     assert SERVICE_ACCOUNT.short_names == ("sa",)
+
+
+def test_namespace_finalize_subresource() -> None:
+    old = ns()
+    create(NAMESPACE, old)
+    new = copy.deepcopy(old)
+    new["spec"]["finalizers"] = []
+    new["status"] = {"phase": "Terminating"}
+    NAMESPACE.strategy.prepare_for_finalize(new, old)  # type: ignore[attr-defined]
+    assert new["spec"]["finalizers"] == [] and new["status"] == {"phase": "Active"}
+    assert NAMESPACE.strategy.validate(new) == []
