@@ -185,7 +185,11 @@ async def main(args: argparse.Namespace) -> None:
                 f"{pct(delivery, 50):.1f} / {pct(delivery, 99):.1f} ms ({len(delivery)} deliveries)"
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            results["clean shutdown"] = "NO (killed after 15 s)"
+            proc.kill()
     width = max(len(k) for k in results)
     for k, v in results.items():
         print(f"{k:<{width}}  {v}")

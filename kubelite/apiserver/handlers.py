@@ -69,6 +69,12 @@ def parse_resource_path(registry: ResourceRegistry, method: str, group: str, ver
     }.get(method, "")
     if not verb:
         raise errors.method_not_allowed()
+    # kube-apiserver registers a route only for the verbs a resource serves: PUT/PATCH on a
+    # collection, POST on an item, or e.g. DELETE of the namespaces collection is 405 -- never
+    # a write to some other object.
+    if (not name and method in ("PUT", "PATCH")) or (name and not sub and method == "POST") or (
+            not sub and verb not in rt.verbs):
+        raise errors.method_not_allowed()
     if rt.namespaced and namespace is None and verb not in ("list", "watch"):
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
     return Target(rt, namespace if rt.namespaced else None, name, sub, verb)

@@ -16,7 +16,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 import orjson
@@ -25,33 +24,53 @@ from kubelite.storage import Compacted, Storage, WatchEvent
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 20000
+RING_SIZE = 10000
 QUEUE_LIMIT = 10000
 
 
-@dataclass(slots=True, eq=False)
 class Change:
-    """One committed change, decoded once and shared by every subscriber (read-only!)."""
+    """One committed change, shared by every subscriber (treat as read-only!).
 
-    revision: int
-    type: str  # PUT or DELETE
-    storage_resource: str
-    namespace: str  # "" for cluster-scoped keys
-    obj: dict[str, Any]
-    prev_raw: bytes | None
-    _prev: dict[str, Any] | None = None
-    #: encodings computed by the first subscriber that needs them, reused by the rest
-    cache: dict[Any, bytes] = field(default_factory=dict)
+    Objects are decoded lazily and at most once: the first subscriber that needs ``obj`` (or
+    ``prev``) pays for the decode, the rest share it. The ring keeps only the raw bytes
+    (``Change.raw_copy``), because thousands of decoded objects kept alive make every garbage
+    collection slower for the whole server."""
+
+    __slots__ = ("revision", "type", "storage_resource", "namespace", "raw", "prev_raw",
+                 "prev_rev", "_obj", "_prev", "cache")
+
+    def __init__(self, revision: int, type: str, storage_resource: str, namespace: str, raw: bytes,
+                 prev_raw: bytes | None, prev_rev: int) -> None:
+        self.revision = revision
+        self.type = type  # PUT or DELETE
+        self.storage_resource = storage_resource
+        self.namespace = namespace  # "" for cluster-scoped keys
+        self.raw = raw
+        self.prev_raw = prev_raw
+        self.prev_rev = prev_rev
+        self._obj: dict[str, Any] | None = None
+        self._prev: dict[str, Any] | None = None
+        #: encodings computed by the first subscriber that needs them, reused by the rest
+        self.cache: dict[Any, bytes] = {}
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        if self._obj is None:
+            self._obj = orjson.loads(self.raw)
+            self._obj.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
+        return self._obj
 
     @property
     def prev(self) -> dict[str, Any] | None:
-        """The object before this change (decoded lazily: only selector-filtered watches need it)."""
+        """The object before this change (only selector-filtered watches need it)."""
         if self._prev is None and self.prev_raw is not None:
             self._prev = orjson.loads(self.prev_raw)
             self._prev.setdefault("metadata", {})["resourceVersion"] = str(self.prev_rev)
         return self._prev
 
-    prev_rev: int = 0
+    def raw_copy(self) -> "Change":
+        return Change(self.revision, self.type, self.storage_resource, self.namespace, self.raw,
+                      self.prev_raw, self.prev_rev)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -64,12 +83,9 @@ def split_key(key: str) -> tuple[str, str]:
 
 def to_change(ev: WatchEvent) -> Change:
     res, ns = split_key(ev.kv.key)
-    obj = orjson.loads(ev.kv.value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(ev.kv.mod_revision)
     prev = ev.prev
-    return Change(ev.kv.mod_revision, ev.type, res, ns, obj,
-                  prev.value if prev is not None else None,
-                  prev_rev=prev.mod_revision if prev is not None else 0)
+    return Change(ev.kv.mod_revision, ev.type, res, ns, ev.kv.value,
+                  prev.value if prev is not None else None, prev.mod_revision if prev is not None else 0)
 
 
 class _End:
@@ -163,7 +179,7 @@ class WatchHub:
                     self.revision = ch.revision
                     if len(self.ring) == self.ring.maxlen:
                         self.floor = self.ring[0].revision
-                    self.ring.append(ch)
+                    self.ring.append(ch.raw_copy())
                     subs = self._subs.get(ch.storage_resource)
                     if subs:
                         for s in list(subs):
@@ -204,7 +220,7 @@ class WatchHub:
         self._subs.setdefault(storage_resource, set()).add(sub)
         for ch in self._since(after):
             if ch.storage_resource == storage_resource and (not namespace or ch.namespace == namespace):
-                sub.queue.put_nowait(ch)
+                sub.queue.put_nowait(ch.raw_copy())
         return sub
 
     def _since(self, after: int) -> list[Change]:

@@ -89,8 +89,8 @@ class Controller:
 
     async def run(self) -> None:
         """Wait for the caches, then work the queue until cancelled."""
-        for inf in self.ctx.factory.informers():
-            inf.start()
+        # ``informers`` is a property (a list); start() starts whichever have not started yet.
+        self.ctx.factory.start()
         await self.ctx.factory.wait_for_sync()
         workers = [asyncio.create_task(self._worker(i), name=f"{self.name}-worker-{i}") for i in range(self.workers)]
         try:

@@ -411,3 +411,49 @@ def test_manager_dropped_when_it_applies_nothing_anymore():
     out = do_apply(live, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}, manager="a", now=T2)
     assert {e["manager"] for e in entries(out)} == {"b"}
     assert out["spec"] == live["spec"]  # b still owns everything a gave up
+
+
+def test_kubectl_csa_to_ssa_migration_sequence():
+    """wire-contract.md (b) "apply --server-side" after a client-side apply."""
+    from kubelite.machinery.patch import json_patch
+
+    manifest = deployment()
+    # 1. kubectl apply (client-side) creates the object with the last-applied annotation.
+    obj = stored({**manifest, "metadata": {**manifest["metadata"], "annotations": {LAST_APPLIED: json.dumps(manifest)}}})
+    record_update(None, obj, manager="kubectl-client-side-apply", now=T0, api_version="apps/v1")
+    # 2. kubectl-last-applied applies just the annotation: same value, so shared, no conflict.
+    ann_only = {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "default", "annotations": {LAST_APPLIED: json.dumps(manifest)}}}
+    obj = stored(do_apply(obj, ann_only, manager="kubectl-last-applied", now=T1), rv="2")
+    # 3. kubectl apply --server-side of the unchanged manifest: no conflict.
+    out = stored(do_apply(obj, manifest, manager="kubectl", now=T1), rv="3")
+    csa = owned(out, "kubectl-client-side-apply", "Update")
+    assert ".metadata.annotations.kubectl.kubernetes.io/last-applied-configuration" in csa
+    # 4. kubectl migrates: one JSON patch replaces managedFields (and checks resourceVersion).
+    kubectl_apply = entry(out, "kubectl", "Apply")
+    patched = json_patch(out, [{"op": "replace", "path": "/metadata/managedFields", "value": [kubectl_apply]},
+                               {"op": "replace", "path": "/metadata/resourceVersion", "value": "3"}])
+    record_update(out, patched, manager="kubectl", now=T2, api_version="apps/v1")
+    assert entries(patched) == [kubectl_apply]
+    # 5. the next server-side apply with a change is now conflict-free and owned by kubectl alone.
+    final = do_apply(stored(patched, rv="4"), deployment(replicas=6), manager="kubectl", now=T2)
+    assert final["spec"]["replicas"] == 6
+    assert [e["manager"] for e in entries(final)] == ["kubectl"]
+
+
+def test_conflict_names_subresource_managers():
+    live = created()
+    new = copy.deepcopy(live)
+    new["spec"]["replicas"] = 4
+    record_update(live, new, manager="kubectl-scale", now=T1, api_version="apps/v1", subresource="scale")
+    with pytest.raises(StatusError) as ei:
+        do_apply(stored(new), deployment(replicas=5), manager="ci")
+    assert ei.value.message == ('Apply failed with 1 conflict: conflict with "kubectl-scale" with subresource '
+                                '"scale" using apps/v1: .spec.replicas')
+
+
+def test_record_update_for_custom_resources_is_schemaless():
+    cr = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "uid": "u"},
+          "spec": {"size": 1, "tags": ["a"]}}
+    record_update(None, cr, manager="m", now=T0, api_version="example.com/v1")
+    assert entry(cr, "m")["fieldsV1"] == {"f:spec": {".": {}, "f:size": {}, "f:tags": {}}}

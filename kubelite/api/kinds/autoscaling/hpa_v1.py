@@ -171,7 +171,7 @@ def _metric_spec_from_v1(m: dict[str, Any]) -> dict[str, Any]:
         out["object"] = {"describedObject": src.get("target") or {},
                          "metric": _prune({"name": src.get("metricName", ""), "selector": src.get("selector")}),
                          "target": _prune({"type": "AverageValue" if avg is not None else "Value",
-                                           "value": src.get("targetValue", "0"), "averageValue": avg})}
+                                           "value": _value(src.get("targetValue"), avg), "averageValue": avg})}
     elif kind == "Pods" and m.get("pods") is not None:
         src = m["pods"]
         out["pods"] = {"metric": _prune({"name": src.get("metricName", ""), "selector": src.get("selector")}),
@@ -199,7 +199,8 @@ def _metric_status_from_v1(m: dict[str, Any]) -> dict[str, Any]:
         src = m["object"]
         out["object"] = {"describedObject": src.get("target") or {},
                          "metric": _prune({"name": src.get("metricName", ""), "selector": src.get("selector")}),
-                         "current": _prune({"value": src.get("currentValue", "0"), "averageValue": src.get("averageValue")})}
+                         "current": _prune({"value": _value(src.get("currentValue"), src.get("averageValue")),
+                                            "averageValue": src.get("averageValue")})}
     elif kind == "Pods" and m.get("pods") is not None:
         src = m["pods"]
         out["pods"] = {"metric": _prune({"name": src.get("metricName", ""), "selector": src.get("selector")}),
@@ -213,9 +214,17 @@ def _metric_status_from_v1(m: dict[str, Any]) -> dict[str, Any]:
     elif kind == "External" and m.get("external") is not None:
         src = m["external"]
         out["external"] = {"metric": _prune({"name": src.get("metricName", ""), "selector": src.get("metricSelector")}),
-                           "current": _prune({"value": src.get("currentValue", "0"),
+                           "current": _prune({"value": _value(src.get("currentValue"), src.get("currentAverageValue")),
                                               "averageValue": src.get("currentAverageValue")})}
     return out
+
+
+def _value(value: Any, average: Any) -> Any:
+    """v1 keeps a plain value even when only an average is meant (it is then "0"). Kubernetes
+    copies that "0" into v2; dropping it when an average is present keeps round trips exact."""
+    if average is not None and value in (None, "0", 0):
+        return None
+    return "0" if value is None else value
 
 
 def _load(annotations: dict[str, str], key: str) -> Any:

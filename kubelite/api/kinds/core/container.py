@@ -126,7 +126,8 @@ def validate_container_ports(ports: Any, path: str) -> list[FieldError]:
     return errs
 
 
-def _validate_key_ref(ref: dict[str, Any], path: str, *, config: bool) -> list[FieldError]:
+def _validate_key_ref(ref: dict[str, Any], path: str) -> list[FieldError]:
+    """configMapKeyRef / secretKeyRef: a key that could name a file, and the object's name."""
     errs: list[FieldError] = []
     k = ref.get("key")
     if not k:
@@ -153,9 +154,9 @@ def _validate_value_from(vf: Any, path: str, has_value: bool) -> list[FieldError
             errs.append(required(child(path, "resourceFieldRef", "resource")))
         elif r not in RESOURCE_FIELD_REFS and not str(r).startswith(("limits.hugepages-", "requests.hugepages-")):
             errs.append(not_supported(child(path, "resourceFieldRef", "resource"), r, list(RESOURCE_FIELD_REFS)))
-    for name, config in (("configMapKeyRef", True), ("secretKeyRef", False)):
+    for name in ("configMapKeyRef", "secretKeyRef"):
         if isinstance(vf.get(name), dict):
-            errs += _validate_key_ref(vf[name], child(path, name), config=config)
+            errs += _validate_key_ref(vf[name], child(path, name))
     if not sources:
         errs.append(invalid(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
                                       "`secretKeyRef`"))
@@ -343,7 +344,7 @@ def validate_handler(handler: Any, path: str, *, probe: bool) -> list[FieldError
             errs += validate_port_number((v or {}).get("port"), child(p, "port"))
         elif k == "sleep":
             secs = (v or {}).get("seconds")
-            if not _number(secs) or secs < 0:
+            if not isinstance(secs, int) or isinstance(secs, bool) or secs < 0:
                 errs.append(invalid(child(p, "seconds"), secs, "must be greater than or equal to 0"))
     if not seen:
         errs.append(required(path, "must specify a handler type"))
@@ -431,7 +432,8 @@ def validate_container(c: Any, path: str, volumes: set[str], names: set[str], *,
     if kind == "init" and not sidecar:
         for f in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
             if c.get(f) is not None:
-                errs.append(forbidden(child(path, f), "may not be set for init containers without restartPolicy=Always"))
+                errs.append(forbidden(child(path, f),
+                                      "may not be set for init containers without restartPolicy=Always"))
     elif kind != "ephemeral":
         errs += validate_probe(c.get("livenessProbe"), child(path, "livenessProbe"), success_must_be_one=True)
         errs += validate_probe(c.get("startupProbe"), child(path, "startupProbe"), success_must_be_one=True)

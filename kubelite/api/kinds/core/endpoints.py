@@ -43,7 +43,8 @@ def _validate_address(addr: Any, path: str) -> list[FieldError]:
         errs.append(invalid(p, ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
     if parsed.is_link_local:
         errs.append(invalid(p, ip, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
-    if parsed in ipaddress.ip_network("224.0.0.0/24") or (parsed.version == 6 and parsed in ipaddress.ip_network("ff02::/10")):
+    multicast = ipaddress.ip_network("224.0.0.0/24" if parsed.version == 4 else "ff02::/10")
+    if parsed in multicast:
         errs.append(invalid(p, ip, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
     if addr.get("hostname"):
         errs += [invalid(child(path, "hostname"), addr["hostname"], m) for m in is_dns1123_label(str(addr["hostname"]))]
@@ -92,11 +93,12 @@ def format_endpoints(ep: dict[str, Any]) -> str:
     count = 0
     more = False
     for subset in subsets:
-        addrs = [a.get("ip", "") for a in (subset or {}).get("addresses") or [] if isinstance(a, dict)]
+        addrs = [a.get("ip") or "" for a in (subset or {}).get("addresses") or [] if isinstance(a, dict)]
         ports = (subset or {}).get("ports") or []
         # A headless service's endpoints may have no ports: list the bare addresses.
-        pairs_per_port = [[ip for ip in addrs]] if not ports else [
-            [f"[{ip}]:{p.get('port')}" if ":" in ip else f"{ip}:{p.get('port')}" for ip in addrs] for p in ports]
+        pairs_per_port = [list(addrs)] if not ports else [
+            [f"[{ip}]:{p.get('port')}" if ":" in ip else f"{ip}:{p.get('port')}" for ip in addrs]
+            for p in ports if isinstance(p, dict)]
         for pairs in pairs_per_port:
             count += len(pairs)
             for pair in pairs:

@@ -115,7 +115,7 @@ class EventStrategy(Strategy):
         }
 
     def row(self, obj: dict[str, Any], now: dt.datetime) -> list[Any]:
-        first = _since(obj.get("firstTimestamp"), now) if obj.get("firstTimestamp") else _since(obj.get("eventTime"), now)
+        first = _since(obj.get("firstTimestamp") or obj.get("eventTime"), now)
         last = _since(obj.get("lastTimestamp"), now) if obj.get("lastTimestamp") else first
         count = obj.get("count") or 0
         series = obj.get("series")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kubelite.api.kinds.core.printing import CREATED_AT_COLUMN, quantity_cell
+from kubelite.api.kinds.core.common import CREATED_AT_COLUMN, ensure_map, quantity_cell
 from kubelite.api.registry import NAME_COLUMN, ResourceType, Strategy
-from kubelite.api.validation import child, index, is_qualified_name, key, quantity_value, required, validate_enum, validate_quantity
+from kubelite.api.validation import (
+    child, index, is_qualified_name, key, quantity_value, required, validate_enum, validate_quantity,
+)
 from kubelite.machinery.errors import FieldError, forbidden, invalid
 
 LIMIT_TYPES = ("Container", "Pod", "PersistentVolumeClaim")
@@ -25,10 +27,7 @@ def default_limit_range(lr: dict[str, Any]) -> None:
     for item in (lr.get("spec") or {}).get("limits") or []:
         if not isinstance(item, dict) or item.get("type") != "Container":
             continue
-        default = item.setdefault("default", {})
-        request = item.setdefault("defaultRequest", {})
-        if not isinstance(default, dict) or not isinstance(request, dict):
-            continue
+        default, request = ensure_map(item, "default"), ensure_map(item, "defaultRequest")
         for k, v in (item.get("max") or {}).items():
             default.setdefault(k, v)
         for k, v in default.items():
@@ -71,8 +70,9 @@ def _validate_item(item: dict[str, Any], path: str) -> list[FieldError]:
         mn, mx = _q(item, "min", name), _q(item, "max", name)
         dflt, dreq = _q(item, "default", name), _q(item, "defaultRequest", name)
         ratio = _q(item, "maxLimitRequestRatio", name)
-        v = {k: quantity_value(q) for k, q in (("min", mn), ("max", mx), ("default", dflt), ("req", dreq)) if q is not None}
-        s = {k: quantity_cell(q) for k, q in (("min", mn), ("max", mx), ("default", dflt), ("req", dreq)) if q is not None}
+        given = {k: q for k, q in (("min", mn), ("max", mx), ("default", dflt), ("req", dreq)) if q is not None}
+        v = {k: quantity_value(q) for k, q in given.items()}
+        s = {k: quantity_cell(q) for k, q in given.items()}
         if "min" in v and "max" in v and v["min"] > v["max"]:
             errs.append(invalid(p, s["min"], f"min value {s['min']} is greater than max value {s['max']}"))
         if "req" in v and "max" in v and v["req"] > v["max"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kubelite.api.kinds.core.common import ensure_map
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import index, is_dns1123_label, is_qualified_name
 from kubelite.machinery.errors import FieldError, invalid
@@ -43,12 +44,9 @@ class NamespaceStrategy(Strategy):
     )
 
     def defaults(self, obj: dict[str, Any]) -> None:
-        meta = obj.setdefault("metadata", {})
+        meta = ensure_map(obj, "metadata")
         if meta.get("name"):
-            labels = meta.get("labels")
-            if not isinstance(labels, dict):
-                labels = meta["labels"] = {}
-            labels[NAME_LABEL] = meta["name"]
+            ensure_map(meta, "labels")[NAME_LABEL] = meta["name"]
         status = obj.get("status")
         if isinstance(status, dict) and not status.get("phase"):
             status["phase"] = "Active"
@@ -68,12 +66,11 @@ class NamespaceStrategy(Strategy):
         # spec.finalizers changes only through the namespaces/<name>/finalize subresource.
         old_spec = old.get("spec")
         if isinstance(old_spec, dict):
-            spec = obj.setdefault("spec", {})
-            if isinstance(spec, dict):
-                if "finalizers" in old_spec:
-                    spec["finalizers"] = list(old_spec["finalizers"])
-                else:
-                    spec.pop("finalizers", None)
+            spec = ensure_map(obj, "spec")
+            if old_spec.get("finalizers") is not None:
+                spec["finalizers"] = list(old_spec["finalizers"])
+            else:
+                spec.pop("finalizers", None)
 
     def prepare_for_finalize(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
         """``namespaces/<name>/finalize``: spec.finalizers may change, the status may not
@@ -94,7 +91,8 @@ class NamespaceStrategy(Strategy):
             phase = status.get("phase")
             if not (obj.get("metadata") or {}).get("deletionTimestamp"):
                 if phase != "Active":
-                    errs.append(invalid("status.Phase", phase or "", "may only be 'Active' if `deletionTimestamp` is empty"))
+                    errs.append(invalid("status.Phase", phase or "",
+                                        "may only be 'Active' if `deletionTimestamp` is empty"))
             elif phase != "Terminating":
                 errs.append(invalid("status.Phase", phase or "",
                                     "may only be 'Terminating' if `deletionTimestamp` is not empty"))

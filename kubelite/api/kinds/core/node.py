@@ -17,7 +17,7 @@ from kubelite.api.validation import (
     child, index, is_qualified_name, is_valid_label_value, key, required,
     validate_cidr, validate_enum, validate_ip, validate_quantity,
 )
-from kubelite.machinery.errors import FieldError, invalid
+from kubelite.machinery.errors import FieldError, forbidden, invalid
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 ADDRESS_TYPES = ("Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS")
@@ -26,6 +26,13 @@ ROLE_LABEL = "kubernetes.io/role"
 
 
 def default_node(node: dict[str, Any]) -> None:
+    spec = node.get("spec")
+    if isinstance(spec, dict):
+        # podCIDR is podCIDRs[0], as Kubernetes' v1 conversion keeps it (the list wins).
+        if spec.get("podCIDR") and not spec.get("podCIDRs"):
+            spec["podCIDRs"] = [spec["podCIDR"]]
+        elif spec.get("podCIDRs") and isinstance(spec["podCIDRs"][0], str):
+            spec["podCIDR"] = spec["podCIDRs"][0]
     status = node.get("status")
     if isinstance(status, dict) and status.get("allocatable") is None and isinstance(status.get("capacity"), dict):
         status["allocatable"] = copy.deepcopy(status["capacity"])
@@ -57,12 +64,9 @@ def validate_taints(taints: Any, path: str) -> list[FieldError]:
 def validate_node(node: dict[str, Any]) -> list[FieldError]:
     spec, status = node.get("spec") or {}, node.get("status") or {}
     errs = validate_taints(spec.get("taints"), "spec.taints")
-    if spec.get("podCIDR"):
-        errs += validate_cidr(spec["podCIDR"], "spec.podCIDR")
+    # podCIDR is a copy of podCIDRs[0] (see default_node); Kubernetes reports on podCIDRs only.
     for i, cidr in enumerate(spec.get("podCIDRs") or []):
         errs += validate_cidr(cidr, index("spec.podCIDRs", i))
-    if spec.get("podCIDR") and spec.get("podCIDRs") and spec["podCIDRs"][0] != spec["podCIDR"]:
-        errs.append(invalid("spec.podCIDRs", spec["podCIDRs"], "first entry must match `podCIDR`"))
     for section in ("capacity", "allocatable"):
         for name, q in (status.get(section) or {}).items():
             errs += validate_quantity(q, key(child("status", section), name))
@@ -122,14 +126,10 @@ class NodeStrategy(Strategy):
     def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         errs = validate_node(obj)
         spec, old_spec = obj.get("spec") or {}, old.get("spec") or {}
-        for f in ("podCIDR", "providerID"):
-            if old_spec.get(f) and spec.get(f) != old_spec[f]:
-                errs.append(FieldError(child("spec", f),
-                                       f"Forbidden: node updates may not change {f} except from \"\" to valid",
-                                       "FieldValueForbidden"))
         if old_spec.get("podCIDRs") and spec.get("podCIDRs") != old_spec["podCIDRs"]:
-            errs.append(FieldError("spec.podCIDRs", "Forbidden: node updates may not change podCIDR except from "
-                                                    "\"\" to valid", "FieldValueForbidden"))
+            errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
+        if old_spec.get("providerID") and spec.get("providerID") != old_spec["providerID"]:
+            errs.append(forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'))
         return errs
 
     def spec_changed(self, obj: dict[str, Any], old: dict[str, Any]) -> bool:

@@ -13,9 +13,10 @@ from functools import cache
 from typing import Any
 
 from kubelite.api import schema
+from kubelite.api.kinds.core.common import ensure_map
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import (
-    child, index, is_dns1123_subdomain, key, quantity_value, required, validate_enum, validate_label_selector,
+    child, is_dns1123_subdomain, key, quantity_value, required, validate_enum, validate_label_selector,
     validate_quantity,
 )
 from kubelite.machinery.errors import FieldError, forbidden, invalid, not_supported
@@ -66,7 +67,7 @@ def _validate_class_name(spec: dict[str, Any], path: str) -> list[FieldError]:
 
 
 def default_pv(pv: dict[str, Any]) -> None:
-    spec = pv.setdefault("spec", {})
+    spec = ensure_map(pv, "spec")
     if not spec.get("persistentVolumeReclaimPolicy"):
         spec["persistentVolumeReclaimPolicy"] = "Retain"
     if not spec.get("volumeMode"):
@@ -181,7 +182,8 @@ PERSISTENT_VOLUME = ResourceType(
 
 # --- PersistentVolumeClaim --------------------------------------------------------------------------
 
-PVC_IMMUTABLE = "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+PVC_IMMUTABLE = ("spec is immutable after creation except resources.requests and volumeAttributesClassName for "
+                 "bound claims")
 
 
 def default_pvc_spec(spec: dict[str, Any]) -> None:
@@ -242,9 +244,7 @@ class PersistentVolumeClaimStrategy(Strategy):
     )
 
     def defaults(self, obj: dict[str, Any]) -> None:
-        spec = obj.setdefault("spec", {})
-        if isinstance(spec, dict):
-            default_pvc_spec(spec)
+        default_pvc_spec(ensure_map(obj, "spec"))
         status = obj.get("status")
         if isinstance(status, dict) and not status.get("phase"):
             status["phase"] = "Pending"
@@ -266,7 +266,8 @@ class PersistentVolumeClaimStrategy(Strategy):
             new_req = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
             old_req = ((old_spec.get("resources") or {}).get("requests") or {}).get("storage")
             try:
-                shrunk = new_req is not None and old_req is not None and quantity_value(new_req) < quantity_value(old_req)
+                shrunk = (new_req is not None and old_req is not None
+                          and quantity_value(new_req) < quantity_value(old_req))
             except ValueError:
                 shrunk = False
             if shrunk:

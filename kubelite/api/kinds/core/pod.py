@@ -82,8 +82,22 @@ def default_pod_template(template: dict[str, Any]) -> None:
         default_pod_spec(spec)
 
 
+def sync_pod_ips(status: Any) -> None:
+    """podIP = podIPs[0].ip and hostIP = hostIPs[0].ip, as Kubernetes' v1 conversion keeps them: a
+    status written with only one of the pair reads back with both (the list wins when both are given)."""
+    if not isinstance(status, dict):
+        return
+    for single, plural in (("podIP", "podIPs"), ("hostIP", "hostIPs")):
+        many = status.get(plural)
+        if status.get(single) and not many:
+            status[plural] = [{"ip": status[single]}]
+        elif many and isinstance(many[0], dict) and many[0].get("ip"):
+            status[single] = many[0]["ip"]
+
+
 def default_pod(pod: dict[str, Any]) -> None:
     """Defaults of a Pod object: the spec defaults plus SetDefaults_Pod (pods only)."""
+    sync_pod_ips(pod.get("status"))
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
@@ -179,7 +193,9 @@ def _validate_affinity(aff: Any, path: str) -> list[FieldError]:
     return errs
 
 
-def _validate_affinity_term(term: dict[str, Any], path: str) -> list[FieldError]:
+def _validate_affinity_term(term: Any, path: str) -> list[FieldError]:
+    if not isinstance(term, dict):
+        return [invalid(path, term, "must be an object")]
     errs = validate_label_selector(term.get("labelSelector"), child(path, "labelSelector"))
     errs += validate_label_selector(term.get("namespaceSelector"), child(path, "namespaceSelector"))
     tk = term.get("topologyKey")
@@ -215,7 +231,7 @@ def _validate_topology_spread(constraints: Any, path: str) -> list[FieldError]:
     return errs
 
 
-def validate_pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
+def validate_pod_spec(spec: dict[str, Any] | None, path: str) -> list[FieldError]:
     """ValidatePodSpec: volumes, containers, policies, scheduling fields, DNS, security.
 
     Example: ``{"containers": [{"name": "Web"}]}`` at path "spec" gives
@@ -233,9 +249,9 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     if spec.get("hostNetwork"):
         for i, c in enumerate(spec.get("containers") or []):
             for j, port in enumerate((c or {}).get("ports") or []):
-                if isinstance(port, dict) and port.get("hostPort") and port.get("hostPort") != port.get("containerPort"):
-                    errs.append(invalid(child(index(child(index(child(path, "containers"), i), "ports"), j), "hostPort"),
-                                        port["hostPort"], "must match `containerPort` when `hostNetwork` is true"))
+                if isinstance(port, dict) and port.get("hostPort") and port["hostPort"] != port.get("containerPort"):
+                    p = child(index(child(index(child(path, "containers"), i), "ports"), j), "hostPort")
+                    errs.append(invalid(p, port["hostPort"], "must match `containerPort` when `hostNetwork` is true"))
     errs += validate_enum(spec.get("restartPolicy"), child(path, "restartPolicy"), RESTART_POLICIES)
     errs += _validate_dns(spec, path)
     errs += validate_labels(spec.get("nodeSelector"), child(path, "nodeSelector"))
@@ -279,7 +295,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     return errs
 
 
-def validate_pod_template(template: dict[str, Any], path: str) -> list[FieldError]:
+def validate_pod_template(template: dict[str, Any] | None, path: str) -> list[FieldError]:
     """ValidatePodTemplateSpec: template labels/annotations (at ``<path>.labels``, as Kubernetes
     reports them) and the pod spec at ``<path>.spec``."""
     if not isinstance(template, dict):
@@ -306,12 +322,17 @@ def _diff_paths(new: Any, old: Any, path: str, out: list[str]) -> None:
         out.append(f"{path}: {old!r} -> {new!r}")
 
 
+def _without_seconds(toleration: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in toleration.items() if k != "tolerationSeconds"}
+
+
 def _tolerations_only_added(new: list[Any], old: list[Any]) -> bool:
     """Every old toleration is still there (tolerationSeconds may only be tightened)."""
     remaining = list(new)
     for t in old:
-        match = next((n for n in remaining if {k: v for k, v in n.items() if k != "tolerationSeconds"}
-                      == {k: v for k, v in t.items() if k != "tolerationSeconds"}), None)
+        if not isinstance(t, dict):
+            return False
+        match = next((n for n in remaining if isinstance(n, dict) and _without_seconds(n) == _without_seconds(t)), None)
         if match is None:
             return False
         if t.get("tolerationSeconds") is not None and (
@@ -337,7 +358,8 @@ def validate_pod_update(pod: dict[str, Any], old: dict[str, Any]) -> list[FieldE
         if not isinstance(new_ads, int) or not 0 <= new_ads <= MAX_INT32:
             return errs + [invalid("spec.activeDeadlineSeconds", new_ads, inclusive_range_error(0, MAX_INT32))]
         if old_ads is not None and old_ads < new_ads:
-            return errs + [invalid("spec.activeDeadlineSeconds", new_ads, "must be less than or equal to previous value")]
+            return errs + [invalid("spec.activeDeadlineSeconds", new_ads,
+                                   "must be less than or equal to previous value")]
     elif old_ads is not None:
         errs.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))
     # Compare the specs with the mutable fields taken from the new pod ("munged" old spec).
@@ -370,9 +392,7 @@ def validate_pod_status(pod: dict[str, Any], old: dict[str, Any]) -> list[FieldE
     nominated = status.get("nominatedNodeName")
     if nominated:
         errs += [invalid("status.nominatedNodeName", nominated, m) for m in is_dns1123_subdomain(nominated)]
-    for f in ("podIP", "hostIP"):
-        if status.get(f):
-            errs += validate_ip(status[f], child("status", f))
+    # podIP/hostIP are copies of podIPs[0]/hostIPs[0] (sync_pod_ips); report on the lists only.
     for f in ("podIPs", "hostIPs"):
         ips = status.get(f) or []
         for i, entry in enumerate(ips):
@@ -449,6 +469,7 @@ class PodStrategy(Strategy):
         # A status writer that omits qosClass keeps the computed one (it is immutable).
         if isinstance(status, dict) and not status.get("qosClass") and old_status.get("qosClass"):
             status["qosClass"] = old_status["qosClass"]
+        sync_pod_ips(status)
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = validate_pod_spec(obj.get("spec"), "spec")

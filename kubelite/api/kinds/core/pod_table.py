@@ -55,8 +55,13 @@ def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
     return max(a, b)
 
 
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    """The dict entries of a list that may be missing or hold nulls."""
+    return [i for i in items or [] if isinstance(i, dict)]
+
+
 def _condition_true(status: dict[str, Any], ctype: str) -> bool:
-    return any(c.get("type") == ctype and c.get("status") == "True" for c in status.get("conditions") or [])
+    return any(c.get("type") == ctype and c.get("status") == "True" for c in _dicts(status.get("conditions")))
 
 
 def pod_status_reason(pod: dict[str, Any]) -> tuple[str, int, int, dt.datetime | None]:
@@ -64,17 +69,17 @@ def pod_status_reason(pod: dict[str, Any]) -> tuple[str, int, int, dt.datetime |
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     phase = status.get("phase", "")
     reason = status.get("reason") or phase
-    for cond in status.get("conditions") or []:
+    for cond in _dicts(status.get("conditions")):
         if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
             reason = "SchedulingGated"
-    init_specs = {c.get("name"): c for c in spec.get("initContainers") or [] if isinstance(c, dict)}
+    init_specs = {c.get("name"): c for c in _dicts(spec.get("initContainers"))}
     init_count = len(spec.get("initContainers") or [])
     restarts = sidecar_restarts = ready = 0
     last_restart: dt.datetime | None = None
     last_sidecar_restart: dt.datetime | None = None
 
     initializing = False
-    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+    for i, cs in enumerate(_dicts(status.get("initContainerStatuses"))):
         restarts += int(cs.get("restartCount") or 0)
         last_restart = _later(last_restart, _finished_at(cs))
         sidecar = _is_sidecar(init_specs.get(cs.get("name")))
@@ -106,7 +111,7 @@ def pod_status_reason(pod: dict[str, Any]) -> tuple[str, int, int, dt.datetime |
     if not initializing or _condition_true(status, "Initialized"):
         restarts, last_restart = sidecar_restarts, last_sidecar_restart
         has_running = False
-        for cs in reversed(status.get("containerStatuses") or []):
+        for cs in reversed(_dicts(status.get("containerStatuses"))):
             restarts += int(cs.get("restartCount") or 0)
             last_restart = _later(last_restart, _finished_at(cs))
             state = cs.get("state") or {}
@@ -145,7 +150,7 @@ def pod_row(pod: dict[str, Any], now: dt.datetime) -> list[Any]:
     gates = spec.get("readinessGates") or []
     gates_cell = "<none>"
     if gates:
-        conds = {c.get("type"): c.get("status") for c in reversed(status.get("conditions") or [])}
+        conds = {c.get("type"): c.get("status") for c in reversed(_dicts(status.get("conditions")))}
         true = sum(1 for g in gates if conds.get((g or {}).get("conditionType")) == "True")
         gates_cell = f"{true}/{len(gates)}"
     return [pod["metadata"].get("name", ""), f"{ready}/{total}", reason, restarts_cell, age(pod, now),

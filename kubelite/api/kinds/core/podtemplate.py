@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from kubelite.api.kinds.core.pod import default_pod_template, validate_pod_template
-from kubelite.api.kinds.core.printing import container_cells, format_labels
+from kubelite.api.kinds.core.common import container_cells, format_labels
 from kubelite.api.registry import NAME_COLUMN, Column, ResourceType, Strategy
 from kubelite.machinery.errors import FieldError
 

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from kubelite.api.kinds.core.pod import default_pod_template, validate_pod_template
-from kubelite.api.kinds.core.printing import container_cells, format_labels
+from kubelite.api.kinds.core.common import container_cells, ensure_map, format_labels
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, ScalePaths, Strategy, age
 from kubelite.api.validation import required, validate_labels, validate_nonnegative
 from kubelite.machinery.errors import FieldError, invalid, not_supported
@@ -27,15 +27,13 @@ def _go_map(labels: dict[str, Any] | None) -> str:
 
 
 def default_replication_controller(rc: dict[str, Any]) -> None:
-    spec = rc.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return
+    spec = ensure_map(rc, "spec")
     template = spec.get("template")
     labels = ((template or {}).get("metadata") or {}).get("labels") if isinstance(template, dict) else None
     if labels:
         if not spec.get("selector"):
             spec["selector"] = dict(labels)
-        meta = rc.setdefault("metadata", {})
+        meta = ensure_map(rc, "metadata")
         if not meta.get("labels"):
             meta["labels"] = dict(labels)
     if spec.get("replicas") is None:

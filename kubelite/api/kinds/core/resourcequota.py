@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kubelite.api.kinds.core.printing import quantity_cell
+from kubelite.api.kinds.core.common import quantity_cell
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import (
     child, index, is_qualified_name, key, quantity_value, required, validate_enum, validate_quantity,

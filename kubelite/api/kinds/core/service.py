@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kubelite.api.kinds.core.printing import format_labels
+from kubelite.api.kinds.core.common import ensure_map, format_labels
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import (
-    child, index, invalid_shown, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_ip,
+    child, index, invalid_shown, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
+    is_valid_ip,
     is_valid_port_num, required, validate_cidr, validate_enum, validate_ip, validate_labels,
     validate_port_num_or_name,
 )
@@ -35,7 +36,7 @@ def _externally_accessible(spec: dict[str, Any]) -> bool:
 
 
 def default_service(svc: dict[str, Any]) -> None:
-    spec = svc.setdefault("spec", {})
+    spec = ensure_map(svc, "spec")
     if not spec.get("sessionAffinity"):
         spec["sessionAffinity"] = "None"
     if spec["sessionAffinity"] == "None":
@@ -72,10 +73,10 @@ def default_service(svc: dict[str, Any]) -> None:
             spec["ipFamilyPolicy"] = "RequireDualStack" if headless and not spec.get("selector") else "SingleStack"
         if not spec.get("ipFamilies"):
             spec["ipFamilies"] = ["IPv4"]
-    status = svc.setdefault("status", {})
+    status = ensure_map(svc, "status")
     if isinstance(status, dict):
-        lb = status.setdefault("loadBalancer", {})
-        if spec["type"] == "LoadBalancer" and isinstance(lb, dict):
+        lb = ensure_map(status, "loadBalancer")
+        if spec["type"] == "LoadBalancer":
             for ing in lb.get("ingress") or []:
                 if isinstance(ing, dict) and ing.get("ip") and not ing.get("ipMode"):
                     ing["ipMode"] = "VIP"
@@ -158,6 +159,11 @@ def _validate_cluster_ips(spec: dict[str, Any], path: str) -> list[FieldError]:
             continue
         if not isinstance(ip, str) or not is_valid_ip(ip):
             errs.append(invalid(p, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+            continue
+        families = spec.get("ipFamilies") or []
+        family = "IPv6" if ":" in ip else "IPv4"
+        if i < len(families) and families[i] in ("IPv4", "IPv6") and families[i] != family:
+            errs.append(invalid(p, ip, f"expected an {families[i]} value as indicated by `ipFamilies[{i}]`"))
     if len(ips) > 2:
         errs.append(invalid_shown(child(path, "clusterIPs"), _go_strings(ips), "may only hold up to 2 values"))
     return errs
@@ -242,8 +248,8 @@ def _external_ip(spec: dict[str, Any], status: dict[str, Any]) -> str:
     if t in ("ClusterIP", "NodePort"):
         return ",".join(ext) if ext else "<none>"
     if t == "LoadBalancer":
-        lb = sorted({i.get("ip") or i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []
-                     if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))})
+        ingress = [i for i in (status.get("loadBalancer") or {}).get("ingress") or [] if isinstance(i, dict)]
+        lb = sorted({str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")})
         # Server-side tables are generated "wide", so the 16-character clipping never applies.
         if ext:
             return ",".join(lb + ext)

@@ -149,7 +149,8 @@ def _validate_common(obj: dict[str, Any]) -> list[FieldError]:
         controller = core.get("reportingComponent") or ""
         if not controller:
             errs.append(required("reportingController"))
-        errs += [invalid("reportingController", controller, m) for m in is_qualified_name(controller)]
+        else:
+            errs += [invalid("reportingController", controller, m) for m in is_qualified_name(controller)]
         for f, limit in (("reportingInstance", REPORTING_INSTANCE_LIMIT), ("action", ACTION_LIMIT),
                          ("reason", REASON_LIMIT)):
             value = core.get(f) or ""

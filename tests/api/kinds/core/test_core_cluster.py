@@ -120,7 +120,7 @@ def test_node_row() -> None:
     ({"taints": [{"key": "k", "effect": "NoSchedule"}, {"key": "k", "effect": "NoSchedule", "value": "v"}]},
      ["spec.taints[1]"]),
     ({"podCIDR": "10.244.0.0/24"}, []),
-    ({"podCIDR": "10.244.0.0"}, ["spec.podCIDR"]),
+    ({"podCIDR": "10.244.0.0"}, ["spec.podCIDRs[0]"]),
 ])
 def test_node_validation(spec: dict, expected: list[str]) -> None:
     n = node()
@@ -134,7 +134,8 @@ def test_node_pod_cidr_set_once() -> None:
     create(NODE, old)
     new = copy.deepcopy(old)
     new["spec"]["podCIDR"] = "10.244.1.0/24"
-    assert fields(update(NODE, new, old)) == ["spec.podCIDR"]
+    new["spec"].pop("podCIDRs")  # what a client changing only podCIDR sends
+    assert fields(update(NODE, new, old)) == ["spec.podCIDRs"]
 
 
 # --- Event -----------------------------------------------------------------------------------------
@@ -227,3 +228,10 @@ def test_namespace_finalize_subresource() -> None:
     NAMESPACE.strategy.prepare_for_finalize(new, old)  # type: ignore[attr-defined]
     assert new["spec"]["finalizers"] == [] and new["status"] == {"phase": "Active"}
     assert NAMESPACE.strategy.validate(new) == []
+
+
+def test_node_pod_cidrs_in_sync() -> None:
+    n = node()
+    n["spec"] = {"podCIDR": "10.244.0.0/24"}
+    assert create(NODE, n) == []
+    assert n["spec"]["podCIDRs"] == ["10.244.0.0/24"]

@@ -212,7 +212,8 @@ def test_main_endpoint_keeps_status_and_status_endpoint_keeps_spec() -> None:
     POD.strategy.prepare_for_status_update(new, old)
     assert POD.strategy.validate_update(new, old) == []
     assert "nodeName" not in new["spec"]
-    assert new["status"] == {"phase": "Succeeded", "podIP": "10.0.0.5", "qosClass": "BestEffort"}
+    assert new["status"] == {"phase": "Succeeded", "podIP": "10.0.0.5", "podIPs": [{"ip": "10.0.0.5"}],
+                             "qosClass": "BestEffort"}
 
 
 def test_status_validation() -> None:
@@ -222,7 +223,7 @@ def test_status_validation() -> None:
                      "containerStatuses": [{"name": "app", "restartCount": -1}]}
     POD.strategy.prepare_for_status_update(new, old)
     assert fields(POD.strategy.validate_update(new, old)) == [
-        "status.podIP", "status.containerStatuses[0].restartCount", "status.qosClass"]
+        "status.podIPs[0].ip", "status.containerStatuses[0].restartCount", "status.qosClass"]
 
 
 @pytest.mark.parametrize("resources,qos", [
@@ -263,3 +264,12 @@ def test_resource_type() -> None:
     assert (POD.plural, POD.singular, POD.short_names, POD.categories) == ("pods", "pod", ("po",), ("all",))
     assert POD.schema == "io.k8s.api.core.v1.Pod"
     assert set(POD.subresources) >= {"status", "binding", "log", "exec", "portforward", "eviction"}
+
+
+def test_pod_ip_pairs_stay_in_sync() -> None:
+    old = _running()
+    new = copy.deepcopy(old)
+    new["status"] = {"phase": "Running", "podIP": "10.244.0.9", "hostIPs": [{"ip": "192.168.1.10"}]}
+    POD.strategy.prepare_for_status_update(new, old)
+    assert new["status"]["podIPs"] == [{"ip": "10.244.0.9"}]
+    assert new["status"]["hostIP"] == "192.168.1.10"

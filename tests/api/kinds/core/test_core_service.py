@@ -144,3 +144,10 @@ def test_columns_and_rows() -> None:
 def test_resource_type() -> None:
     assert (SERVICE.plural, SERVICE.short_names, SERVICE.categories, SERVICE.subresources) == (
         "services", ("svc",), ("all",), ("status",))
+
+
+def test_cluster_ip_family_must_match() -> None:
+    errs = create(SERVICE, svc(clusterIP="fd00::10"))
+    assert [(e.field, e.message) for e in errs] == [
+        ("spec.clusterIPs[0]", 'Invalid value: "fd00::10": expected an IPv4 value as indicated by `ipFamilies[0]`')]
+    assert create(SERVICE, svc(clusterIP="10.96.0.20")) == []

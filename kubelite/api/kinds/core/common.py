@@ -1,4 +1,5 @@
-"""Small formatting helpers the core kinds' Table rows share (Kubernetes printers' vocabulary).
+"""Small helpers the core kinds share: Table-cell formatting (Kubernetes printers' vocabulary)
+and tolerant access to nested maps while defaulting.
 
 Kept inside ``kinds/core`` because the other groups' shared helpers (``kinds/_shared.py``)
 import the pod-spec functions from this package; importing them back would be circular.
@@ -24,7 +25,7 @@ def format_labels(labels: dict[str, str] | None) -> str:
 def container_cells(containers: list[Any] | None) -> tuple[str, str]:
     """The printers' ``layoutContainerCells``: comma-joined container names and images."""
     cs = [c for c in containers or [] if isinstance(c, dict)]
-    return ",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)
+    return ",".join(c.get("name") or "" for c in cs), ",".join(c.get("image") or "" for c in cs)
 
 
 def quantity_cell(q: Any) -> str:
@@ -33,3 +34,11 @@ def quantity_cell(q: Any) -> str:
         return canonical(q)
     except ValueError:
         return str(q)
+
+
+def ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]`` as a dict, creating it when missing or null (``setdefault`` keeps a null)."""
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = parent[key] = {}
+    return value
