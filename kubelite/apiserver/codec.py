@@ -17,6 +17,11 @@ from kubelite.machinery.protobuf import decode as decode_protobuf
 
 MAX_BODY = 3 * 1024 * 1024
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+#: how many nodes YAML aliases may add to a document when expanded (a few real anchors reuse
+#: small blocks; an alias "bomb" multiplies them a billion times)
+MAX_YAML_ALIAS_EXPANSION = 100_000
+#: deepest nesting a request body may have (real objects, even large CRDs, stay under ~40)
+MAX_DEPTH = 200
 
 
 def media_type(content_type: str) -> str:
@@ -28,11 +33,20 @@ def decode_body(body: bytes, content_type: str,
     """The request body as JSON data; 400 for malformed input, 415 for unknown formats."""
     if len(body) > MAX_BODY:
         raise errors.too_large()
+    value = _decode(body, content_type, resolve_kind)
+    check_depth(value)
+    return value
+
+
+def _decode(body: bytes, content_type: str, resolve_kind: Callable[[str, str], str | None] | None) -> Any:
     mt = media_type(content_type)
     if mt == PROTOBUF:
         if resolve_kind is None:
             raise errors.unsupported_media_type(content_type)
-        return decode_protobuf(body, resolve_kind)
+        try:
+            return decode_protobuf(body, resolve_kind)
+        except RecursionError:  # self-nesting messages (JSONSchemaProps) nested without end
+            raise errors.bad_request(f"the request body is nested deeper than {MAX_DEPTH} levels") from None
     if not body.strip():
         raise errors.bad_request("the request body is empty")
     if mt in ("application/yaml", "application/apply-patch+yaml", "application/x-yaml", "text/yaml"):
@@ -41,10 +55,7 @@ def decode_body(body: bytes, content_type: str,
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
-        try:
-            docs = [d for d in yaml.safe_load_all(body) if d is not None]
-        except yaml.YAMLError as e:
-            raise errors.bad_request(f"error converting YAML to JSON: {_one_line(e)}") from None
+        docs = [d for d in _load_yaml(body) if d is not None]
         if len(docs) != 1:
             raise errors.bad_request("error converting YAML to JSON: expected exactly one YAML document")
         return _yaml_to_json(docs[0])
@@ -55,6 +66,78 @@ def decode_body(body: bytes, content_type: str,
         except orjson.JSONDecodeError as e:
             raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
     raise errors.unsupported_media_type(content_type)
+
+
+def check_depth(value: Any) -> None:
+    """Refuse bodies nested deeper than MAX_DEPTH, iteratively: the server's recursive code
+    (patches, apply, validation) and orjson's encoder (255 levels, with list and watch-event
+    wrapping on top) must be able to handle whatever gets stored."""
+    if not isinstance(value, (dict, list)):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        children = v.values() if isinstance(v, dict) else v
+        for c in children:
+            if isinstance(c, (dict, list)):
+                if depth >= MAX_DEPTH:
+                    raise errors.bad_request(f"the request body is nested deeper than {MAX_DEPTH} levels")
+                stack.append((c, depth + 1))
+
+
+def _load_yaml(body: bytes) -> list[Any]:
+    """Every document of a YAML body, refusing what would stall or crash the server: alias
+    cycles, alias "bombs" that expand far beyond the body, and nesting deeper than Python's
+    stack (kube's YAML decoder refuses the same as "excessive aliasing")."""
+    loader = yaml.SafeLoader(body)
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            _check_aliases(node)
+            docs.append(loader.construct_document(node))
+    except yaml.YAMLError as e:
+        raise errors.bad_request(f"error converting YAML to JSON: {_one_line(e)}") from None
+    except RecursionError:
+        raise errors.bad_request("error converting YAML to JSON: the document is nested too deeply") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Counts the nodes the document expands to (aliases counted at every use), iteratively,
+    in time linear in the distinct nodes; a cycle or an expansion past the limit is a 400."""
+    size: dict[int, int] = {}
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise errors.bad_request("error converting YAML to JSON: yaml: document contains a recursive alias")
+        distinct += 1
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    if size[id(root)] > distinct + MAX_YAML_ALIAS_EXPANSION:
+        raise errors.bad_request("error converting YAML to JSON: yaml: document contains excessive aliasing")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _yaml_to_json(value: Any) -> Any:

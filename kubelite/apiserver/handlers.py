@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Callable
 
 import orjson
 
+from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
 from kubelite.apiserver import codec, fields, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
@@ -130,8 +131,27 @@ class ResourceHandlers:
         if t.rt.virtual:
             if t.verb != "create":
                 raise errors.method_not_allowed()
+            handler = self.virtual_handlers.get(t.rt.kind)
+            if handler is None:
+                raise errors.method_not_allowed(f"{t.rt.kind} is not served by this server")
             body = self._body(req, t)
-            return await self.virtual_handlers[t.rt.kind](req, t, body)
+            self._check_kind(t, body)
+            dry_run(req)  # validates the value; reviews store nothing either way
+            # type-checked and validated like a stored kind, so a handler sees a well-formed question
+            warnings = fields.check_fields(t.rt, body, field_validation(req))
+            meta = body.setdefault("metadata", {})
+            if t.namespace is not None:
+                if meta.get("namespace") and meta["namespace"] != t.namespace:
+                    raise errors.bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request")
+                meta["namespace"] = t.namespace
+            errs = t.rt.strategy.validate(body)
+            if errs:
+                raise errors.invalid_object(t.rt.kind, t.rt.group, meta.get("name", ""), errs)
+            resp = await handler(req, t, body)
+            if warnings:
+                resp.headers["Warning"] = ", ".join(f'299 - "{_quote(w)}"' for w in warnings)
+            return resp
         if t.subresource == "scale":
             return await self._scale(req, t)
         if t.subresource not in ("", "status"):
@@ -242,7 +262,9 @@ class ResourceHandlers:
             try:
                 after = int(raw_rv)
             except ValueError:
-                raise errors.bad_request(f'invalid resource version: "{raw_rv}"') from None
+                after = -1
+            if after < 0:  # resourceVersions are unsigned, as kube parses them
+                raise errors.bad_request(f'invalid resource version: "{raw_rv}"')
         try:
             sub = self.hub.subscribe(t.rt.storage_resource, t.namespace or "", after)
         except Compacted:
@@ -373,6 +395,7 @@ class ResourceHandlers:
                 if not isinstance(patch, list):
                     raise errors.bad_request("json patch must be a list of operations")
                 new = json_patch(current, patch)
+                codec.check_depth(new)  # each add may nest deeper than any one body
             elif ctype == "application/merge-patch+json":
                 new = merge_patch(current, patch)
             else:
@@ -480,6 +503,8 @@ class ResourceHandlers:
                 if sent and sent != current["metadata"].get("resourceVersion"):
                     raise errors.conflict(rt.plural, rt.group, t.name, errors.STALE_OBJECT)
             elif ctype == "application/json-patch+json":
+                if not isinstance(body, list):
+                    raise errors.bad_request("json patch must be a list of operations")
                 new_scale = json_patch(scale, body)
             elif ctype == "application/merge-patch+json":
                 new_scale = merge_patch(scale, body)
@@ -487,7 +512,10 @@ class ResourceHandlers:
                 new_scale = merge_patch(scale, body)  # Scale has no lists: SMP == merge patch
             else:
                 raise errors.StatusError(415, "UnsupportedMediaType", f"unsupported patch type {ctype}")
-            replicas = (new_scale.get("spec") or {}).get("replicas") if isinstance(new_scale, dict) else None
+            spec = new_scale.get("spec") if isinstance(new_scale, dict) else None
+            if not isinstance(new_scale, dict) or (spec is not None and not isinstance(spec, dict)):
+                raise conformance.cannot_handle("Scale", "v1", "the object and its spec must be JSON objects")
+            replicas = (spec or {}).get("replicas")
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise errors.invalid_object("Scale", "autoscaling", t.name, [
                     errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")])

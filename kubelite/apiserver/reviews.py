@@ -1,7 +1,8 @@
 """Virtual kinds answered from the request itself: access reviews and "who am I".
 
 ``kubectl auth can-i`` POSTs a SelfSubjectAccessReview, ``--list`` a SelfSubjectRulesReview,
-``kubectl auth whoami`` a SelfSubjectReview; nothing is stored, the reply is the request with
+``kubectl auth whoami`` a SelfSubjectReview, webhook authenticators a TokenReview (answered by
+the server's token authenticators); nothing is stored, the reply is the request with
 ``status`` filled in by the authorizer.
 """
 from __future__ import annotations
@@ -70,7 +71,20 @@ def install(server: "ApiServer") -> None:
         out["status"] = {"userInfo": req.user.as_user_info()}
         return json_response(out, 201)
 
+    async def token_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
+        token = body["spec"]["token"]  # the strategy refused an empty one
+        user = None
+        for authenticate in server.token_authenticators:
+            user = await authenticate(token)
+            if user is not None:
+                break
+        out = envelope(t, body)
+        # as kube: an unknown token is no error, just not authenticated (and an empty user)
+        out["status"] = {"authenticated": True, "user": user.as_user_info()} if user else {"user": {}}
+        return json_response(out, 201)
+
     h = server.resources.virtual_handlers
+    h["TokenReview"] = token_review
     for kind in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview"):
         h[kind] = access_review
     h["SelfSubjectRulesReview"] = rules_review

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import platform
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import orjson
 
@@ -65,6 +65,9 @@ class ApiServer:
         self.crds = crds.CRDServer(self)
         reviews.install(self)
         subresources.install(self)
+        #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
+        #: answers from them, and the HTTPS front end should authenticate with the same list
+        self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()

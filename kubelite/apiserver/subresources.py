@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kubelite.api import conformance
 from kubelite.apiserver import codec
 from kubelite.apiserver.handlers import Target, dry_run
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
@@ -28,16 +29,21 @@ def install(server: "ApiServer") -> None:
     store = server.store
     handlers = server.resources
 
-    def body_of(req: ApiRequest) -> Obj:
+    def body_of(req: ApiRequest, schema_name: str) -> Obj:
         body = codec.decode_body(req.body, req.content_type, handlers.resolve_kind)
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be an object")
+        # decoded against its type, as kube does, so the handlers below only see well-typed fields
+        errs = conformance.type_errors(body, schema_name)
+        if errs:
+            kind = schema_name.rsplit(".", 1)[-1]
+            raise conformance.cannot_handle(kind, schema_name.split(".")[-2], errs[0].message)
         return body
 
     async def binding(req: ApiRequest, t: Target) -> ApiResponse:
         if t.verb != "create":
             raise errors.method_not_allowed()
-        body = body_of(req)
+        body = body_of(req, "io.k8s.api.core.v1.Binding")
         target = body.get("target") or {}
         node = target.get("name") if isinstance(target, dict) else None
         if not node:
@@ -68,7 +74,7 @@ def install(server: "ApiServer") -> None:
     async def eviction(req: ApiRequest, t: Target) -> ApiResponse:
         if t.verb != "create":
             raise errors.method_not_allowed()
-        body = body_of(req)
+        body = body_of(req, "io.k8s.api.policy.v1.Eviction")
         pod = await store.get(t.rt, t.namespace, t.name)
         await _check_disruption_budgets(server, pod)
         opts = body.get("deleteOptions") or {}
@@ -79,7 +85,7 @@ def install(server: "ApiServer") -> None:
     async def finalize(req: ApiRequest, t: Target) -> ApiResponse:
         if t.verb != "update":
             raise errors.method_not_allowed()
-        body = body_of(req)
+        body = body_of(req, "io.k8s.api.core.v1.Namespace")
         wanted = list((body.get("spec") or {}).get("finalizers") or [])
 
         def set_finalizers(ns: Obj) -> Obj:

@@ -357,10 +357,11 @@ class PodExpectations(Expectations):
         super().__init__(clock)
         self._deleting: dict[str, set[str]] = {}
 
-    def expect_deletions(self, key: str, uids: Iterable[str]) -> None:
+    def expect_deletions(self, key: str, uids: Iterable[str], adds: int = 0) -> None:
+        """Expect these pods to be deleted (and ``adds`` creations) before acting again."""
         pending = set(uids)
         self._deleting[key] = pending
-        self.expect(key, adds=0, deletes=len(pending))
+        self.expect(key, adds=adds, deletes=len(pending))
 
     def deletion_observed(self, key: str, uid: str) -> None:
         pending = self._deleting.get(key)

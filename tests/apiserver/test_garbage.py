@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,11 @@ class Api:
             self.conn = None
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
-                ctype: str = "application/json", accept: str = "application/json") -> Reply:
+                ctype: str = "application/json", accept: str = "application/json",
+                headers: dict[str, str] | None = None) -> Reply:
         if isinstance(body, str):
             body = body.encode()
-        headers = {"Accept": accept, "User-Agent": "garbage-test/1.0"}
+        headers = {"Accept": accept, "User-Agent": "garbage-test/1.0", **(headers or {})}
         if body is not None:
             headers["Content-Type"] = ctype
         for attempt in range(2):
@@ -292,6 +294,11 @@ def test_unauthenticated(server: Cluster, resources: list[Res], tmp_path: Path) 
             expect(anon.request("DELETE", r.item), {401}, f"anonymous delete {r.item}")
         for path in ("/api", "/apis", "/api/v1", "/apis/apps/v1", "/openapi/v3"):
             expect(anon.request("GET", path), {401}, f"anonymous {path}")
+        for token in ("garbage", "", "a.b.c", "x" * 4000):
+            expect(anon.request("GET", "/api/v1/namespaces", headers={"Authorization": f"Bearer {token}"}), {401},
+                   f"bearer token {token[:10]!r}")
+        expect(anon.request("GET", "/api/v1/namespaces", headers={"Authorization": "Basic YWRtaW46YWRtaW4="}), {401},
+               "basic auth")
         assert anon.request("GET", "/readyz").status == 200
         assert anon.request("GET", "/version").status == 200
     finally:
@@ -378,7 +385,6 @@ def test_string_replicas_names_the_field(api: Api, existing: dict[str, str]) -> 
     ("application/merge-patch+json", '{"metadata": "x"}', {400, 422}),
     ("application/merge-patch+json", '{"metadata": {"name": "other"}}', {400, 422}),
     ("application/merge-patch+json", '{"metadata": {"resourceVersion": "1"}}', {409}),
-    ("application/merge-patch+json", '{"kind": "Secret"}', {400, 422}),
     ("application/strategic-merge-patch+json", "[1]", {400, 422}),
     ("application/strategic-merge-patch+json", '{"metadata": {"labels": "x"}}', {400, 422}),
     ("application/strategic-merge-patch+json", '{"metadata": {"$patch": "explode"}}', {400, 422}),
@@ -458,6 +464,22 @@ def test_review_endpoints_garbage(api: Api) -> None:
     expect(api.request("GET", base), {405}, "list reviews")
     expect(api.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", '{"spec": {"token": 5}}'),
            {400, 422}, "tokenreview token of the wrong type")
+    expect(api.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", '{"spec": {}}'),
+           {400}, "tokenreview without a token")
+    r = api.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                    '{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "made-up"}}')
+    assert r.status == 201, r.body
+    assert not r.json["status"].get("authenticated")
+    expect(api.request("POST", base, '{"spec": {}}'), {422}, "review without attributes")
+    expect(api.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                       '{"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}'),
+           {422}, "subjectaccessreview without a user")
+    expect(api.request("POST", "/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews",
+                       '{"spec": {"user": "u", "resourceAttributes": {"namespace": "other", "verb": "get"}}}'),
+           {422}, "localsubjectaccessreview for another namespace")
+    ok = api.request("POST", "/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews",
+                     '{"spec": {"user": "u", "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "pods"}}}')
+    assert ok.status == 201 and ok.json["status"]["allowed"] is False, ok.body
 
 
 def test_conflicts_and_server_keeps_working(api: Api, existing: dict[str, str]) -> None:
@@ -468,3 +490,136 @@ def test_conflicts_and_server_keeps_working(api: Api, existing: dict[str, str]) 
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": existing["name"]}})), {409}, "duplicate create")
     ok = api.request("GET", "/api/v1/namespaces/default/configmaps?limit=1")
     assert ok.status == 200 and ok.json["kind"] == "ConfigMapList"
+
+
+def test_pod_subresources_garbage(api: Api) -> None:
+    name = "garb-pod-" + uuid.uuid4().hex[:6]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert api.request("POST", "/api/v1/namespaces/default/pods", json.dumps(pod)).status == 201
+    base = f"/api/v1/namespaces/default/pods/{name}"
+    expect(api.request("POST", base + "/binding", "{"), {400}, "malformed binding")
+    expect(api.request("POST", base + "/binding", '{"target": "node-1"}'), {400}, "binding target of the wrong type")
+    expect(api.request("POST", base + "/binding", '{"target": {}}'), {422}, "binding without a node")
+    expect(api.request("GET", base + "/binding"), {405}, "GET binding")
+    expect(api.request("POST", base + "/eviction", '{"deleteOptions": "now"}'), {400}, "eviction options of the wrong type")
+    expect(api.request("POST", base + "/eviction", "[]"), {400}, "eviction not an object")
+    expect(api.request("GET", base + "/log"), {400, 404, 501}, "log of an unscheduled pod")
+    expect(api.request("GET", "/api/v1/namespaces/default/pods/nope/log"), {404}, "log of a missing pod")
+    expect(api.request("POST", "/api/v1/namespaces/default/pods/nope/binding", '{"target": {"name": "n"}}'),
+           {404}, "binding a missing pod")
+    still = api.request("GET", base).json
+    assert not still["spec"].get("nodeName")
+
+
+def test_custom_resource_garbage(api: Api) -> None:
+    group = "garbage.example.com"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"gadgets.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "subresources": {"status": {}},
+                                  "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                      "spec": {"type": "object", "properties": {
+                                          "size": {"type": "integer", "minimum": 1}}}}}}}]}}
+    r = api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json.dumps(crd))
+    assert r.status == 201, r.body
+    base = f"/apis/{group}/v1/namespaces/default/gadgets"
+    for _ in range(100):  # served once the CRD is established
+        if api.request("GET", base).status == 200:
+            break
+        time.sleep(0.05)
+    ok = {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 2}}
+    assert api.request("POST", base, json.dumps(ok)).status == 201
+    expect(api.request("POST", base, "{"), {400}, "malformed custom object")
+    expect(api.request("POST", base, json.dumps(dict(ok, kind="Widget"))), {400}, "wrong kind for a CR")
+    status = expect(api.request("POST", base, json.dumps(dict(ok, metadata={"name": "g2"}, spec={"size": "big"}))),
+                    {422}, "CR field of the wrong type")
+    assert "spec.size" in status["message"]
+    status = expect(api.request("POST", base, json.dumps(dict(ok, metadata={"name": "g3"}, spec={"size": 0}))),
+                    {422}, "CR below its minimum")
+    assert "spec.size" in status["message"]
+    expect(api.request("POST", base, json.dumps(dict(ok, spec=5))), {400, 422}, "CR spec not an object")
+    expect(api.request("POST", base, b"k8s\x00\x0a", "application/vnd.kubernetes.protobuf"), {400, 415},
+           "protobuf for a CR")
+    expect(api.request("PATCH", base + "/g1", "{}", "application/strategic-merge-patch+json"), {415},
+           "strategic merge patch on a CR")
+    expect(api.request("PATCH", base + "/g1", '{"spec": {"size": "x"}}', "application/merge-patch+json"),
+           {422}, "merge patch to a wrong type")
+    expect(api.request("PATCH", base + "/g1", "[1]", "application/merge-patch+json"), {400, 422},
+           "merge patch not an object on a CR")
+    expect(api.request("PATCH", base + "/g1", '{"op": "x"}', "application/json-patch+json"), {400},
+           "json patch not a list on a CR")
+    expect(api.request("GET", base + "/g1/scale"), {404}, "scale of a CR without a scale subresource")
+    expect(api.request("GET", base + "?fieldSelector=spec.size%3D2"), {400}, "unsupported field selector on a CR")
+    expect(api.request("GET", base + "?watch=true&resourceVersion=x"), {400}, "bad watch RV on a CR")
+    assert api.request("GET", base + "/g1").json["spec"] == {"size": 2}
+    assert api.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.{group}").status == 200
+
+
+def _nested(depth: int) -> Any:
+    v: Any = "leaf"
+    for _ in range(depth):
+        v = {"a": v}
+    return v
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
+
+
+@pytest.mark.parametrize("body,what", [
+    (BOMB, "alias bomb (9^9 nodes)"),
+    ("&a [*a]", "self-referencing alias"),
+    ("a: &a {b: *a}\n", "recursive mapping alias"),
+    ("- " * 3000 + "x", "YAML nested 3000 deep"),
+    ("[" * 5000 + "]" * 5000, "JSON nested 5000 deep"),
+    (json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep"}, "data": _nested(300)}),
+     "JSON nested 300 deep (inside orjson's parse limit)"),
+])
+def test_hostile_nesting_and_aliases(api: Api, body: str, what: str) -> None:
+    start = time.monotonic()
+    for ctype in ("application/yaml", "application/json"):
+        expect(api.request("POST", "/api/v1/namespaces/default/configmaps", body, ctype), {400}, f"{what} as {ctype}")
+    expect(api.request("PATCH", "/api/v1/namespaces/default?fieldManager=x", body, "application/apply-patch+yaml"),
+           {400}, f"{what} as apply")
+    assert time.monotonic() - start < 5, f"{what} took {time.monotonic() - start:.1f}s"
+    assert api.request("GET", "/readyz").status == 200
+
+
+def test_yaml_anchors_within_reason_still_work(api: Api) -> None:
+    body = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchors-" + uuid.uuid4().hex[:6] +
+            "\n  labels: &l {app: x}\n  annotations: *l\ndata: {a: b}\n")
+    r = api.request("POST", "/api/v1/namespaces/default/configmaps", body, "application/yaml")
+    assert r.status == 201, r.body
+    assert r.json["metadata"]["annotations"] == {"app": "x"}
+
+
+def test_json_patches_cannot_nest_without_bound(api: Api) -> None:
+    """Each JSON patch body is shallow enough, but each adds deeper than the last: the patched
+    object is depth-checked too, so nothing unencodable is ever stored."""
+    group = "deep.example.com"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"blobs.{group}"},
+           "spec": {"group": group, "scope": "Namespaced", "names": {"plural": "blobs", "kind": "Blob"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    assert api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json.dumps(crd)).status == 201
+    base = f"/apis/{group}/v1/namespaces/default/blobs"
+    for _ in range(100):
+        if api.request("GET", base).status == 200:
+            break
+        time.sleep(0.05)
+    blob = {"apiVersion": f"{group}/v1", "kind": "Blob", "metadata": {"name": "b"}, "spec": _nested(150)}
+    r = api.request("POST", base, json.dumps(blob))
+    assert r.status == 201, r.body
+    deepest = "/spec" + "/a" * 150
+    expect(api.request("PATCH", base + "/b", json.dumps([{"op": "replace", "path": deepest, "value": _nested(150)}]),
+                       "application/json-patch+json"), {400}, "a JSON patch nesting past the limit")
+    expect(api.request("POST", base, json.dumps(dict(blob, metadata={"name": "c"}, spec=_nested(400)))), {400},
+           "a custom object nested 400 deep")
+    assert api.request("GET", base + "/b").json["spec"] == _nested(150)
+    listed = api.request("GET", base)
+    assert listed.status == 200 and len(listed.json["items"]) == 1
+    assert api.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/blobs.{group}").status == 200

@@ -79,14 +79,22 @@ class Cluster:
     def kill9(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
+                "HOME": str(self.cache_dir.parent)}
+
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
-               "HOME": str(self.cache_dir.parent)}
-        res = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=env, timeout=timeout)
+        res = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=self.env(),
+                             timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
+
+    def kubectl_background(self, *args: str) -> subprocess.Popen:
+        """A long-running kubectl (``get -w``): the caller stops it and reads its output."""
+        return subprocess.Popen([KUBECTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env())
 
     def json(self, *args: str) -> dict:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)

@@ -24,6 +24,10 @@ GROUP_PACKAGES = (
     "apiextensions",
 )
 
+#: every built-in resource type (computed on first access by ``__getattr__`` below; the bare
+#: annotation gives type checkers the type without creating the attribute)
+BUILTIN: list[ResourceType]
+
 __all__ = ["BUILTIN", "GROUP_PACKAGES", "builtin", "by_group_version_kind", "by_group_version_resource",
            "lookup", "find", "storage_version_of", "versions_of"]
 

@@ -27,14 +27,17 @@ from kubelite.machinery.errors import FieldError, invalid
 
 __all__ = [
     "AGE_COLUMN", "NAME_COLUMN", "CREATED_AT_COLUMN", "CONTAINERS_COLUMN", "IMAGES_COLUMN",
-    "StatusStrategy", "set_default", "default_template", "dig", "go_value", "format_labels", "format_label_selector", "selector_string",
+    "StatusStrategy", "set_default", "default_template", "dig", "go_value", "format_labels",
+    "format_label_selector", "selector_string",
     "container_cells", "validate_int_or_percent", "int_or_percent_value", "is_percent",
     "validate_selector_matches_template", "validate_workload_selector", "nonneg", "name_of",
     "created_at_row",
 ]
 
 CREATED_AT_COLUMN = Column("Created At", type="date",
-                           description="CreationTimestamp is a timestamp representing the server time when this object was created.")
+                           description=(
+                               "CreationTimestamp is a timestamp representing the server time when this object was "
+                               "created."))
 CONTAINERS_COLUMN = Column("Containers", priority=1, description="Names of each container in the template.")
 IMAGES_COLUMN = Column("Images", priority=1, description="Images referenced by each container in the template.")
 
@@ -193,7 +196,9 @@ def validate_selector_matches_template(selector: dict[str, Any] | None, template
     """
     labels = dig(template, "metadata", "labels") or {}
     if selector is not None:
-        if not isinstance(selector, dict) or validate_label_selector(selector, "x") or selector_matches(selector, labels):
+        if not isinstance(selector, dict) or validate_label_selector(selector, "x"):
+            return []
+        if selector_matches(selector, labels):
             return []
     path = child(template_path, "metadata", "labels")
     return [FieldError(path, f"Invalid value: {go_value(labels)}: `selector` does not match template `labels`")]

@@ -69,12 +69,13 @@ def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"invalid value for IntOrString: invalid type: string is not a percentage") from None
-    pct = int(text[:-1])
-    exact = pct * total / 100
-    # Integer arithmetic first: floats like 0.07 * 100 would round the wrong way.
+            raise ValueError("invalid value for IntOrString: invalid type: string is not a percentage") from None
+    try:
+        pct = int(text[:-1])
+    except ValueError:
+        raise ValueError(f"invalid value for IntOrString: invalid value {text!r}") from None
+    # Integer arithmetic: exact where Go's float ceil/floor is exact, and never off by one.
     q, r = divmod(pct * total, 100)
-    del exact
     return q + (1 if round_up and r else 0)
 
 

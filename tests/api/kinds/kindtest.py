@@ -78,4 +78,4 @@ def row(rt: Any, obj: dict[str, Any]) -> dict[str, Any]:
     """Table cells keyed by column name (every column, wide ones included)."""
     cells = rt.strategy.row(obj, NOW)
     assert len(cells) == len(rt.strategy.columns)
-    return {c.name: v for c, v in zip(rt.strategy.columns, cells)}
+    return {c.name: v for c, v in zip(rt.strategy.columns, cells, strict=True)}

@@ -39,8 +39,9 @@ EXPECTED = {
     ("policy/v1", "poddisruptionbudgets"): ("PodDisruptionBudget", "poddisruptionbudget", True, ("pdb",), (),
                                             ("status",)),
     ("scheduling.k8s.io/v1", "priorityclasses"): ("PriorityClass", "priorityclass", False, ("pc",), (), ()),
-    ("apiextensions.k8s.io/v1", "customresourcedefinitions"): ("CustomResourceDefinition", "customresourcedefinition",
-                                                               False, ("crd", "crds"), ("api-extensions",), ("status",)),
+    ("apiextensions.k8s.io/v1", "customresourcedefinitions"): (
+        "CustomResourceDefinition", "customresourcedefinition", False, ("crd", "crds"), ("api-extensions",),
+        ("status",)),
 }
 
 MINE = [rt for rt in kinds.builtin() if rt.group != ""]

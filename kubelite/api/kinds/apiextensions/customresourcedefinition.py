@@ -79,7 +79,8 @@ class CustomResourceDefinitionStrategy(Strategy):
             stored.append(version)
         # Conditions need a time; a CRD's own creation time is the moment it became served.
         since = (obj.get("metadata") or {}).get("creationTimestamp") or format_time(dt.datetime.now(dt.timezone.utc))
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") not in ("NamesAccepted", "Established")]
+        ours = ("NamesAccepted", "Established")
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") not in ours]
         previous = {c.get("type"): c for c in status.get("conditions") or []}
         for kind, reason, message in (("NamesAccepted", "NoConflicts", "no conflicts found"),
                                       ("Established", "InitialNamesAccepted", "the initial names have been accepted")):
@@ -281,7 +282,8 @@ def _validate_names(names: dict[str, Any], path: str, *, required_: bool) -> lis
         if value:
             msgs = is_dns1035_label(value.lower())
             if msgs:
-                errs.append(invalid(f"{path}.{f}", value, "may have mixed case, but should otherwise match: " + ",".join(msgs)))
+                errs.append(invalid(f"{path}.{f}", value,
+                                    "may have mixed case, but should otherwise match: " + ",".join(msgs)))
     for f in ("shortNames", "categories"):
         for i, value in enumerate(names.get(f) or []):
             msgs = is_dns1035_label(value)
@@ -314,7 +316,8 @@ def _validate_conversion(conversion: Any, path: str) -> list[FieldError]:
     elif client.get("url") is not None:
         url = urlparse(client["url"])
         if url.scheme != "https" or not url.hostname:
-            errs.append(invalid(f"{path}.webhookClientConfig.url", client["url"], "'https' is the only allowed URL scheme"))
+            errs.append(invalid(f"{path}.webhookClientConfig.url", client["url"],
+                                "'https' is the only allowed URL scheme"))
     else:
         service = client["service"]
         for f in ("name", "namespace"):

@@ -31,12 +31,21 @@ class DaemonSetStrategy(StatusStrategy):
 
     columns = (
         NAME_COLUMN,
-        Column("Desired", type="integer", description="The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
-        Column("Current", type="integer", description="The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
-        Column("Ready", type="integer", description="The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
-        Column("Up-to-date", type="integer", description="The total number of nodes that are running updated daemon pod"),
-        Column("Available", type="integer", description="The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
-        Column("Node Selector", description="NodeSelector is a selector which must be true for the pod to fit on a node."),
+        Column("Desired", type="integer", description=(
+            "The total number of nodes that should be running the daemon pod (including nodes correctly running the "
+            "daemon pod).")),
+        Column("Current", type="integer", description=(
+            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.")),
+        Column("Ready", type="integer", description=(
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running"
+            " and ready.")),
+        Column("Up-to-date", type="integer", description=(
+            "The total number of nodes that are running updated daemon pod")),
+        Column("Available", type="integer", description=(
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running"
+            " and available (ready for at least spec.minReadySeconds)")),
+        Column("Node Selector", description=(
+            "NodeSelector is a selector which must be true for the pod to fit on a node.")),
         AGE_COLUMN,
         CONTAINERS_COLUMN,
         IMAGES_COLUMN,

@@ -30,12 +30,16 @@ class DeploymentStrategy(StatusStrategy):
     columns = (
         NAME_COLUMN,
         Column("Ready", description="Number of the pod with ready state"),
-        Column("Up-to-date", description="Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-        Column("Available", description="Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+        Column("Up-to-date", description=(
+            "Total number of non-terminated pods targeted by this deployment that have the desired template spec.")),
+        Column("Available", description=(
+            "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.")),
         AGE_COLUMN,
         CONTAINERS_COLUMN,
         IMAGES_COLUMN,
-        Column("Selector", priority=1, description="Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
+        Column("Selector", priority=1, description=(
+            "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected "
+            "by this deployment.")),
     )
 
     def defaults(self, obj: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ class ReplicaSetStrategy(StatusStrategy):
         AGE_COLUMN,
         CONTAINERS_COLUMN,
         IMAGES_COLUMN,
-        Column("Selector", priority=1, description="Selector is a label query over pods that should match the replica count."),
+        Column("Selector", priority=1, description=(
+            "Selector is a label query over pods that should match the replica count.")),
     )
 
     def defaults(self, obj: dict[str, Any]) -> None:

@@ -56,11 +56,19 @@ class HorizontalPodAutoscalerStrategy(StatusStrategy):
 
     columns = (
         NAME_COLUMN,
-        Column("Reference", description="scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count."),
-        Column("Targets", description="metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used)."),
-        Column("MinPods", description="minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."),
-        Column("MaxPods", description="maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."),
-        Column("Replicas", description="currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler."),
+        Column("Reference", description=(
+            "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should "
+            "be collected, as well as to actually change the replica count.")),
+        Column("Targets", description=(
+            "metrics contains the specifications for which to use to calculate the desired replica count (the maximum"
+            " replica count across all metrics will be used).")),
+        Column("MinPods", description=(
+            "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.")),
+        Column("MaxPods", description=(
+            "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.")),
+        Column("Replicas", description=(
+            "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the "
+            "autoscaler.")),
         AGE_COLUMN,
     )
 

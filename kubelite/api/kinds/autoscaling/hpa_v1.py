@@ -68,13 +68,16 @@ def _metric_spec_to_v1(m: dict[str, Any]) -> dict[str, Any]:
     elif kind == "Pods" and m.get("pods") is not None:
         src, target = m["pods"], m["pods"].get("target") or {}
         metric = src.get("metric") or {}
-        out["pods"] = _prune({"metricName": metric.get("name", ""), "targetAverageValue": target.get("averageValue", "0"),
+        out["pods"] = _prune({"metricName": metric.get("name", ""),
+                              "targetAverageValue": target.get("averageValue", "0"),
                               "selector": metric.get("selector")})
     elif kind in ("Resource", "ContainerResource") and m.get(_field(kind)) is not None:
         src = m[_field(kind)]
         target = src.get("target") or {}
-        out[_field(kind)] = _prune({"name": src.get("name", ""), "targetAverageUtilization": target.get("averageUtilization"),
-                                    "targetAverageValue": target.get("averageValue"), "container": src.get("container")})
+        out[_field(kind)] = _prune({"name": src.get("name", ""),
+                                    "targetAverageUtilization": target.get("averageUtilization"),
+                                    "targetAverageValue": target.get("averageValue"),
+                                    "container": src.get("container")})
     elif kind == "External" and m.get("external") is not None:
         src, target = m["external"], m["external"].get("target") or {}
         metric = src.get("metric") or {}
@@ -100,13 +103,16 @@ def _metric_status_to_v1(m: dict[str, Any]) -> dict[str, Any]:
     elif kind in ("Resource", "ContainerResource") and m.get(_field(kind)) is not None:
         src = m[_field(kind)]
         cur = src.get("current") or {}
-        out[_field(kind)] = _prune({"name": src.get("name", ""), "currentAverageUtilization": cur.get("averageUtilization"),
-                                    "currentAverageValue": cur.get("averageValue", "0"), "container": src.get("container")})
+        out[_field(kind)] = _prune({"name": src.get("name", ""),
+                                    "currentAverageUtilization": cur.get("averageUtilization"),
+                                    "currentAverageValue": cur.get("averageValue", "0"),
+                                    "container": src.get("container")})
     elif kind == "External" and m.get("external") is not None:
         src, cur = m["external"], m["external"].get("current") or {}
         metric = src.get("metric") or {}
         out["external"] = _prune({"metricName": metric.get("name", ""), "metricSelector": metric.get("selector"),
-                                  "currentValue": cur.get("value", "0"), "currentAverageValue": cur.get("averageValue")})
+                                  "currentValue": cur.get("value", "0"),
+                                  "currentAverageValue": cur.get("averageValue")})
     return out
 
 

@@ -21,7 +21,8 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
 _DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 
 #: (minimum, maximum, names) per field: minute, hour, day of month, month, day of week
-_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS))
+_FIELDS: tuple[tuple[int, int, dict[str, int]], ...] = (
+    (0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS))
 
 _DESCRIPTORS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
@@ -85,15 +86,17 @@ def parse_schedule(spec: str) -> CronSchedule:
         raise ValueError("empty spec string")
     if spec.startswith("@"):
         if spec.startswith("@every "):
-            return CronSchedule(*(frozenset(),) * 5, every=_parse_duration(spec[len("@every "):].strip()))
+            none: frozenset[int] = frozenset()
+            return CronSchedule(none, none, none, none, none, every=_parse_duration(spec[len("@every "):].strip()))
         if spec not in _DESCRIPTORS:
             raise ValueError(f"unrecognized descriptor: {spec}")
         spec = _DESCRIPTORS[spec]
     fields = spec.split()
     if len(fields) != 5:
         raise ValueError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
-    sets = [_parse_field(f, lo, hi, names) for f, (lo, hi, names) in zip(fields, _FIELDS)]
-    return CronSchedule(*(frozenset(s) for s in sets),
+    minutes, hours, days, months, weekdays = (
+        frozenset(_parse_field(f, lo, hi, names)) for f, (lo, hi, names) in zip(fields, _FIELDS, strict=True))
+    return CronSchedule(minutes, hours, days, months, weekdays,
                         any_day=fields[2] in ("*", "?"), any_weekday=fields[4] in ("*", "?"))
 
 

@@ -32,8 +32,12 @@ class CronJobStrategy(StatusStrategy):
     columns = (
         NAME_COLUMN,
         Column("Schedule", description="The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
-        Column("Timezone", description="The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
-        Column("Suspend", type="boolean", description="This flag tells the controller to suspend subsequent executions, it does not apply to already started executions."),
+        Column("Timezone", description=(
+            "The time zone name for the given schedule, see "
+            "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.")),
+        Column("Suspend", type="boolean", description=(
+            "This flag tells the controller to suspend subsequent executions, it does not apply to already started "
+            "executions.")),
         Column("Active", type="integer", description="A list of pointers to currently running jobs."),
         Column("Last Schedule", description="Information when was the last time the job was successfully scheduled."),
         AGE_COLUMN,

@@ -69,8 +69,8 @@ def validate_job_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
             errs.append(required(f"{path}.completions", "when completion mode is Indexed"))
         parallelism = spec.get("parallelism")
         if isinstance(parallelism, int) and parallelism > MAX_PARALLELISM_INDEXED:
-            errs.append(invalid(f"{path}.parallelism", parallelism,
-                                f"must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"))
+            errs.append(invalid(f"{path}.parallelism", parallelism, f"must be less than or equal to "
+                                f"{MAX_PARALLELISM_INDEXED} when completion mode is Indexed"))
     if spec.get("backoffLimitPerIndex") is not None:
         errs += nonneg(spec["backoffLimitPerIndex"], f"{path}.backoffLimitPerIndex")
         if mode != "Indexed":

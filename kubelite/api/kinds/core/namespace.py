@@ -63,12 +63,21 @@ class NamespaceStrategy(Strategy):
 
     def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(obj, old)
-        # spec.finalizers changes only through the namespaces/<name>/finalize subresource.
+        # spec.finalizers changes only through the namespaces/<name>/finalize subresource. The
+        # store does not tell a strategy which subresource it serves, so the one change finalize
+        # exists for -- removing finalizers from a namespace being deleted -- is let through
+        # here too; anything else keeps the stored list. (``prepare_for_finalize`` is the exact
+        # Kubernetes rule for a server that dispatches the subresource to it.)
         old_spec = old.get("spec")
         if isinstance(old_spec, dict):
             spec = ensure_map(obj, "spec")
-            if old_spec.get("finalizers") is not None:
-                spec["finalizers"] = list(old_spec["finalizers"])
+            old_list = list(old_spec.get("finalizers") or [])
+            new_list = spec.get("finalizers") or []
+            deleting = bool((old.get("metadata") or {}).get("deletionTimestamp"))
+            if deleting and isinstance(new_list, list) and set(new_list) <= set(old_list):
+                pass
+            elif old_spec.get("finalizers") is not None:
+                spec["finalizers"] = old_list
             else:
                 spec.pop("finalizers", None)
 

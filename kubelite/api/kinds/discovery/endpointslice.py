@@ -31,7 +31,8 @@ class EndpointSliceStrategy(Strategy):
     columns = (
         NAME_COLUMN,
         Column("AddressType", description="addressType specifies the type of address carried by this EndpointSlice."),
-        Column("Ports", description="ports specifies the list of network ports exposed by each endpoint in this slice."),
+        Column("Ports", description=(
+            "ports specifies the list of network ports exposed by each endpoint in this slice.")),
         Column("Endpoints", description="endpoints is a list of unique endpoints in this slice."),
         AGE_COLUMN,
     )

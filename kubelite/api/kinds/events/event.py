@@ -84,12 +84,18 @@ class EventStrategy(Strategy):
     columns = (
         Column("Last Seen", description="The time at which the most recent occurrence of this event was recorded."),
         Column("Type", description="Type of this event (Normal, Warning), new types could be added in the future"),
-        Column("Reason", description="This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+        Column("Reason", description=(
+            "This should be a short, machine understandable string that gives the reason for the transition into the "
+            "object's current status.")),
         Column("Object", description="The object that this event is about."),
-        Column("Subobject", priority=1, description="If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]."),
-        Column("Source", priority=1, description="The component reporting this event. Should be a short machine understandable string."),
+        Column("Subobject", priority=1, description=(
+            "If referring to a piece of an object instead of an entire object, this string should contain a valid "
+            "JSON/Go field access statement, such as desiredState.manifest.containers[2].")),
+        Column("Source", priority=1, description=(
+            "The component reporting this event. Should be a short machine understandable string.")),
         Column("Message", description="A human-readable description of the status of this operation."),
-        Column("First Seen", priority=1, description="The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
+        Column("First Seen", priority=1, description=(
+            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)")),
         Column("Count", priority=1, description="The number of times this event has occurred."),
         Column("Name", priority=1, format="name", description=NAME_COLUMN.description),
     )
@@ -192,7 +198,7 @@ def _since(ts: str | None, now: dt.datetime) -> str:
 
 def event_row(core: dict[str, Any], now: dt.datetime) -> list[Any]:
     """``printEvent`` on a core/v1-shaped event (all wide cells included)."""
-    first = _since(core.get("firstTimestamp"), now) if core.get("firstTimestamp") else _since(core.get("eventTime"), now)
+    first = _since(core.get("firstTimestamp") or core.get("eventTime"), now)
     last = _since(core.get("lastTimestamp"), now) if core.get("lastTimestamp") else first
     count = core.get("count") or 0
     series = core.get("series")

@@ -35,9 +35,9 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     if len(value) > 253:
         errs.append("must be no more than 253 characters")
     if _WILDCARD.fullmatch(value) is None:
-        errs.append(regex_error("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
-                                "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
-                                "alphanumeric character", _WILDCARD_FMT, "*.example.com"))
+        errs.append(regex_error("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
+                                "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' "
+                                "and end with an alphanumeric character", _WILDCARD_FMT, "*.example.com"))
     return errs
 
 
@@ -152,7 +152,8 @@ class IngressStrategy(StatusStrategy):
 
     columns = (
         NAME_COLUMN,
-        Column("Class", description="The name of the IngressClass resource that should be used for additional configuration"),
+        Column("Class", description=(
+            "The name of the IngressClass resource that should be used for additional configuration")),
         Column("Hosts", description="Hosts that incoming requests are matched against before the ingress rule"),
         Column("Address", description="Address is a list containing ingress points for the load-balancer"),
         Column("Ports", description="Ports of TLS configurations that open"),

@@ -25,7 +25,8 @@ class PodDisruptionBudgetStrategy(StatusStrategy):
         NAME_COLUMN,
         Column("Min Available", description="The minimum number of pods that must be available."),
         Column("Max Unavailable", description="The maximum number of pods that may be unavailable."),
-        Column("Allowed Disruptions", type="integer", description="Calculated number of pods that may be disrupted at this time."),
+        Column("Allowed Disruptions", type="integer", description=(
+            "Calculated number of pods that may be disrupted at this time.")),
         AGE_COLUMN,
     )
 

@@ -40,7 +40,8 @@ def validate_rules(rules: Any, path: str, *, namespaced: bool) -> list[FieldErro
         urls = rule.get("nonResourceURLs") or []
         if urls:
             if namespaced:
-                errs.append(invalid(f"{rpath}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs"))
+                errs.append(invalid(f"{rpath}.nonResourceURLs", urls,
+                                    "namespaced rules cannot apply to non-resource URLs"))
             if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
                 errs.append(invalid(f"{rpath}.nonResourceURLs", urls,
                                     "rules cannot apply to both regular resources and non-resource URLs"))
@@ -90,7 +91,8 @@ def validate_binding_update(obj: dict[str, Any], old: dict[str, Any]) -> list[Fi
 
 
 def _ref_text(ref: dict[str, Any]) -> str:
-    return f"rbac.RoleRef{{APIGroup:\"{ref.get('apiGroup', '')}\", Kind:\"{ref.get('kind', '')}\", Name:\"{ref.get('name', '')}\"}}"
+    group, kind, name = ref.get("apiGroup", ""), ref.get("kind", ""), ref.get("name", "")
+    return f'rbac.RoleRef{{APIGroup:"{group}", Kind:"{kind}", Name:"{name}"}}'
 
 
 def _validate_subject(subject: dict[str, Any], path: str, *, namespaced: bool) -> list[FieldError]:

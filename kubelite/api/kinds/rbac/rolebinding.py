@@ -18,7 +18,8 @@ from kubelite.machinery.errors import FieldError
 
 BINDING_COLUMNS = (
     NAME_COLUMN,
-    Column("Role", description="RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace."),
+    Column("Role", description=(
+        "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.")),
     AGE_COLUMN,
     Column("Users", priority=1, description="Users in the roleBinding"),
     Column("Groups", priority=1, description="Groups in the roleBinding"),

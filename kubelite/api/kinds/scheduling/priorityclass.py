@@ -31,7 +31,8 @@ def system_priority_class_objects() -> list[dict[str, Any]]:
     """The bootstrap objects for ``SYSTEM_PRIORITY_CLASSES`` (for the server to create at start)."""
     descriptions = {
         "system-node-critical": "Used for system critical pods that must not be moved from their current node.",
-        "system-cluster-critical": "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        "system-cluster-critical": ("Used for system critical pods that must run in the cluster, but can be moved "
+                                    "to another node if necessary."),
     }
     return [{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
              "value": value, "globalDefault": False, "description": descriptions[name],
@@ -45,9 +46,12 @@ class PriorityClassStrategy(Strategy):
     columns = (
         NAME_COLUMN,
         Column("Value", type="integer", description="value represents the integer value of this priority class."),
-        Column("Global-Default", type="boolean", description="globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class."),
+        Column("Global-Default", type="boolean", description=(
+            "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods"
+            " that do not have any priority class.")),
         AGE_COLUMN,
-        Column("PreemptionPolicy", description="preemptionPolicy is the Policy for preempting pods with lower priority."),
+        Column("PreemptionPolicy", description=(
+            "preemptionPolicy is the Policy for preempting pods with lower priority.")),
     )
 
     def defaults(self, obj: dict[str, Any]) -> None:

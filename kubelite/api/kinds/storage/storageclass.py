@@ -35,9 +35,14 @@ class StorageClassStrategy(Strategy):
     columns = (
         NAME_COLUMN,
         Column("Provisioner", description="provisioner indicates the type of the provisioner."),
-        Column("ReclaimPolicy", description="reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class. Defaults to Delete."),
-        Column("VolumeBindingMode", description="volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  When unset, VolumeBindingImmediate is used."),
-        Column("AllowVolumeExpansion", description="allowVolumeExpansion shows whether the storage class allow volume expand."),
+        Column("ReclaimPolicy", description=(
+            "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage "
+            "class. Defaults to Delete.")),
+        Column("VolumeBindingMode", description=(
+            "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  When unset, "
+            "VolumeBindingImmediate is used.")),
+        Column("AllowVolumeExpansion", description=(
+            "allowVolumeExpansion shows whether the storage class allow volume expand.")),
         AGE_COLUMN,
     )
 
@@ -73,7 +78,8 @@ class StorageClassStrategy(Strategy):
         for i, term in enumerate(obj.get("allowedTopologies") or []):
             exprs = term.get("matchLabelExpressions") or []
             if not exprs:
-                errs.append(required(f"allowedTopologies[{i}].matchLabelExpressions", "must have at least one requirement"))
+                errs.append(required(f"allowedTopologies[{i}].matchLabelExpressions",
+                                     "must have at least one requirement"))
             for j, expr in enumerate(exprs):
                 epath = f"allowedTopologies[{i}].matchLabelExpressions[{j}]"
                 errs += validate_label_name(expr.get("key", ""), f"{epath}.key")
@@ -86,7 +92,8 @@ class StorageClassStrategy(Strategy):
         for f in ("parameters", "provisioner", "reclaimPolicy"):
             if (obj.get(f) or None) != (old.get(f) or None):
                 errs.append(forbidden(f, f"updates to {f} are forbidden."))
-        return errs + validate_immutable(obj.get("volumeBindingMode"), old.get("volumeBindingMode"), "volumeBindingMode")
+        mode, old_mode = obj.get("volumeBindingMode"), old.get("volumeBindingMode")
+        return errs + validate_immutable(mode, old_mode, "volumeBindingMode")
 
     def row(self, obj: dict[str, Any], now: dt.datetime) -> list[Any]:
         name = obj["metadata"].get("name", "")

@@ -36,7 +36,8 @@ def test_user_status_is_replaced_on_create() -> None:
     obj["status"] = {"storedVersions": ["v9"], "conditions": [{"type": "Established", "status": "False"}]}
     c = created(CRD, obj)
     assert c["status"]["storedVersions"] == ["v1"]
-    assert {x["type"]: x["status"] for x in c["status"]["conditions"]} == {"NamesAccepted": "True", "Established": "True"}
+    conditions = {x["type"]: x["status"] for x in c["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
 
 
 V1 = {"name": "v1", "served": True, "storage": True, "schema": SCHEMA}
@@ -55,7 +56,8 @@ V2 = {"name": "v2", "served": True, "storage": False, "schema": SCHEMA}
     (crd({**V1, "schema": {"openAPIV3Schema": {"type": "object", "properties": {"x": {}}}}}),
      ["spec.versions[0].schema.openAPIV3Schema.properties[x].type"]),
     (crd({**V1, "subresources": {"scale": {"specReplicasPath": ".status.x", "statusReplicasPath": "status.y"}}}),
-     ["spec.versions[0].subresources.scale.specReplicasPath", "spec.versions[0].subresources.scale.statusReplicasPath"]),
+     ["spec.versions[0].subresources.scale.specReplicasPath",
+      "spec.versions[0].subresources.scale.statusReplicasPath"]),
     (crd({**V1, "additionalPrinterColumns": [{"name": "Size", "type": "int", "jsonPath": "spec.size"}]}),
      ["spec.versions[0].additionalPrinterColumns[0].type", "spec.versions[0].additionalPrinterColumns[0].JSONPath"]),
     (crd(names={"plural": "widgets", "kind": "Widget", "listKind": "Widget"}), ["spec.names.listKind"]),

@@ -32,7 +32,8 @@ def test_explicit_rolling_update_type_gets_no_partition() -> None:
 
 @pytest.mark.parametrize("spec,expected", [
     ({"podManagementPolicy": "Random"}, ["spec.podManagementPolicy"]),
-    ({"updateStrategy": {"type": "OnDelete", "rollingUpdate": {"partition": 1}}}, ["spec.updateStrategy.rollingUpdate"]),
+    ({"updateStrategy": {"type": "OnDelete", "rollingUpdate": {"partition": 1}}},
+     ["spec.updateStrategy.rollingUpdate"]),
     ({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": -1}}},
      ["spec.updateStrategy.rollingUpdate.partition"]),
     ({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}},

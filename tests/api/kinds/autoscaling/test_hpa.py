@@ -8,7 +8,7 @@ import pytest
 from kubelite.api.kinds.autoscaling import hpa_v1
 from kubelite.api.kinds.autoscaling.hpa import RESOURCE as HPA_V2
 from kubelite.api.kinds.autoscaling.hpa_v1 import RESOURCE as HPA_V1, from_storage, to_storage
-from tests.api.kinds.kindtest import changed, create, created, fields, meta, row, update
+from tests.api.kinds.kindtest import create, created, fields, meta, row, update
 
 REF = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
 
@@ -28,7 +28,8 @@ def cpu(percent: int) -> dict:
                                                                        "averageUtilization": percent}}}
 
 
-MEMORY = {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}}
+MEMORY = {"type": "Resource", "resource": {"name": "memory",
+                                           "target": {"type": "AverageValue", "averageValue": "100Mi"}}}
 PODS = {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}
 EXTERNAL = {"type": "External", "external": {"metric": {"name": "queue", "selector": {"matchLabels": {"q": "a"}}},
                                              "target": {"type": "Value", "value": "30"}}}
@@ -62,7 +63,8 @@ def test_v2_behavior_defaults_fill_gaps_only() -> None:
     ({"scaleTargetRef": {"kind": "Deployment"}}, ["spec.scaleTargetRef.name"]),
     ({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization"}}}]},
      ["spec.metrics[0].resource.target.averageUtilization"]),
-    ({"metrics": [{"type": "Pods", "resource": {"name": "cpu"}}]}, ["spec.metrics[0].resource", "spec.metrics[0].pods"]),
+    ({"metrics": [{"type": "Pods", "resource": {"name": "cpu"}}]},
+     ["spec.metrics[0].resource", "spec.metrics[0].pods"]),
     ({"metrics": [{"type": "Magic"}]}, ["spec.metrics[0].type"]),
     ({"metrics": [{"type": "External", "external": {"metric": {"name": "q"}, "target": {"type": "Value",
                                                                                        "value": "-1"}}}]},

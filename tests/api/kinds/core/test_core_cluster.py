@@ -235,3 +235,25 @@ def test_node_pod_cidrs_in_sync() -> None:
     n["spec"] = {"podCIDR": "10.244.0.0/24"}
     assert create(NODE, n) == []
     assert n["spec"]["podCIDRs"] == ["10.244.0.0/24"]
+
+
+def test_namespace_finalizers_removable_only_while_deleting() -> None:
+    old = ns()
+    create(NAMESPACE, old)
+    # what the finalize handler sends through the generic update path
+    deleting = copy.deepcopy(old)
+    deleting["metadata"]["deletionTimestamp"] = "2024-05-01T11:59:00Z"
+    NAMESPACE.strategy.mark_deleted(deleting)
+    done = copy.deepcopy(deleting)
+    del done["spec"]["finalizers"]
+    assert update(NAMESPACE, done, deleting) == []
+    assert "finalizers" not in done["spec"] and not NAMESPACE.strategy.deletion_blocked(done)
+    # adding one while deleting, or removing one from a live namespace, is ignored
+    more = copy.deepcopy(deleting)
+    more["spec"]["finalizers"] = ["kubernetes", "example.com/x"]
+    update(NAMESPACE, more, deleting)
+    assert more["spec"]["finalizers"] == ["kubernetes"]
+    live = copy.deepcopy(old)
+    del live["spec"]["finalizers"]
+    update(NAMESPACE, live, old)
+    assert live["spec"]["finalizers"] == ["kubernetes"]

@@ -1,0 +1,99 @@
+"""Durability and startup: every acknowledged write survives ``kill -9``; the restarted server
+serves the same objects (same uid, same resourceVersion) and keeps working; /readyz answers
+quickly after start. Each test here runs its own server on its own data dir."""
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import Cluster, make_cluster
+
+
+def _identity(cluster: Cluster, kind: str, name: str, ns: str | None) -> tuple[str, str]:
+    args = ["get", kind, name] + (["-n", ns] if ns else [])
+    meta = cluster.json(*args)["metadata"]
+    return meta["uid"], meta["resourceVersion"]
+
+
+def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    c = make_cluster(tmp_path)
+    c.start()
+    try:
+        ns = "dur-" + uuid.uuid4().hex[:6]
+        c.kubectl("create", "namespace", ns)
+        c.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2")
+        c.kubectl("-n", ns, "create", "configmap", "cfg", "--from-literal=a=1")
+        c.kubectl("-n", ns, "create", "secret", "generic", "sec", "--from-literal=p=q")
+        c.kubectl("-n", ns, "create", "service", "clusterip", "svc", "--tcp=80:8080")
+        # updates and deletes count too: the last acknowledged state is what must come back
+        c.kubectl("-n", ns, "scale", "deployment", "web", "--replicas=4")
+        c.kubectl("-n", ns, "label", "configmap", "cfg", "v=2")
+        c.kubectl("-n", ns, "create", "configmap", "gone")
+        c.kubectl("-n", ns, "delete", "configmap", "gone")
+        many = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"bulk-{i}", "namespace": ns},
+                 "data": {"i": str(i)}} for i in range(20)]
+        c.kubectl("create", "-f", "-", input=yaml.safe_dump_all(many))
+        objects = [("namespace", ns, None), ("deployment", "web", ns), ("configmap", "cfg", ns),
+                   ("secret", "sec", ns), ("service", "svc", ns)] + [("configmap", f"bulk-{i}", ns) for i in range(20)]
+        before = {(k, n): _identity(c, k, n, s) for k, n, s in objects}
+        cluster_ip = c.json("-n", ns, "get", "service", "svc")["spec"]["clusterIP"]
+
+        c.kill9()
+        assert c.proc is not None and c.proc.returncode == -9
+        c.start()
+
+        after = {(k, n): _identity(c, k, n, s) for k, n, s in objects}
+        assert after == before
+        assert c.json("-n", ns, "get", "deployment", "web")["spec"]["replicas"] == 4
+        assert c.json("-n", ns, "get", "configmap", "cfg")["metadata"]["labels"] == {"v": "2"}
+        assert c.kubectl("-n", ns, "get", "configmap", "gone", check=False).returncode != 0
+        assert c.json("-n", ns, "get", "service", "svc")["spec"]["clusterIP"] == cluster_ip
+
+        # and it keeps working: new writes get newer resourceVersions, allocations don't collide
+        newest = max(int(rv) for _, rv in before.values())
+        c.kubectl("-n", ns, "create", "configmap", "after-restart")
+        _, rv = _identity(c, "configmap", "after-restart", ns)
+        assert int(rv) > newest
+        c.kubectl("-n", ns, "create", "service", "clusterip", "svc2", "--tcp=81:8081")
+        assert c.json("-n", ns, "get", "service", "svc2")["spec"]["clusterIP"] != cluster_ip
+        c.kubectl("-n", ns, "scale", "deployment", "web", "--replicas=1")
+        assert c.json("-n", ns, "get", "deployment", "web")["spec"]["replicas"] == 1
+    finally:
+        c.stop()
+
+
+def test_readyz_answers_quickly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = make_cluster(tmp_path)
+    t0 = time.monotonic()
+    c.start(timeout=30)  # returns once /readyz is 200 and the kubeconfig exists
+    elapsed = time.monotonic() - t0
+    try:
+        with capsys.disabled():
+            print(f"\n[startup] /readyz 200 after {elapsed:.2f}s")
+        assert elapsed < 30
+        assert c.kubectl("get", "--raw", "/readyz").stdout == "ok"
+        assert "[+]etcd ok" in c.kubectl("get", "--raw", "/readyz?verbose").stdout
+        assert c.kubectl("get", "--raw", "/livez").stdout == "ok"
+        # a warm restart on the same data dir is ready too
+        c.stop()
+        t0 = time.monotonic()
+        c.start(timeout=30)
+        with capsys.disabled():
+            print(f"[startup] restart /readyz 200 after {time.monotonic() - t0:.2f}s")
+    finally:
+        c.stop()
+
+
+@pytest.mark.xfail(strict=False, reason="namespace deletion needs the namespace controller (not running yet)")
+def test_deleted_namespace_disappears(cluster: Cluster) -> None:
+    ns = "gone-" + uuid.uuid4().hex[:6]
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("-n", ns, "create", "configmap", "inside")
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+    assert cluster.json("get", "namespace", ns)["status"]["phase"] == "Terminating"
+    cluster.wait_for(lambda: cluster.kubectl("get", "namespace", ns, check=False).returncode != 0,
+                     timeout=5, what="the namespace to go")
