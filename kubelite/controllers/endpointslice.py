@@ -156,10 +156,14 @@ def _normalise(eps: Iterable[Mapping[str, Any]]) -> list[Any]:
 
 def reconcile(svc: Mapping[str, Any], existing: list[Obj],
               groups: Mapping[tuple[Any, ...], tuple[list[Obj], list[Obj]]],
-              max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[list[Obj], list[Obj], list[Obj]]:
+              max_per_slice: int = MAX_ENDPOINTS_PER_SLICE, *, labels: Mapping[str, str] | None = None,
+              owner: Obj | None = None) -> tuple[list[Obj], list[Obj], list[Obj]]:
     """(to_create, to_update, to_delete) turning ``existing`` slices into ``groups`` (see the
-    module doc for the policy). Created slices carry ``generateName``; updated ones are copies."""
-    labels = slice_labels(svc)
+    module doc for the policy). Created slices carry ``generateName``; updated ones are copies.
+    ``labels`` and ``owner`` default to the Service's (the mirroring controller passes its own)."""
+    labels = dict(slice_labels(svc) if labels is None else labels)
+    owner = owner or owner_reference(svc)
+    owner_uid = owner.get("uid")
     meta = svc.get("metadata") or {}
     to_create: list[Obj] = []
     to_update: list[Obj] = []
@@ -173,7 +177,7 @@ def reconcile(svc: Mapping[str, Any], existing: list[Obj],
         prefix = f"{name}-" if len(name) < 253 else name
         return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"generateName": prefix, "namespace": meta.get("namespace", ""),
-                             "labels": dict(labels), "ownerReferences": [owner_reference(svc)]},
+                             "labels": dict(labels), "ownerReferences": [dict(owner)]},
                 "addressType": address_type, "ports": ports, "endpoints": eps}
 
     for key, (ports, endpoints) in groups.items():
@@ -200,13 +204,13 @@ def reconcile(svc: Mapping[str, Any], existing: list[Obj],
                 continue
             changed = _normalise(sl.get("endpoints") or []) != _normalise(eps) or \
                 (sl["metadata"].get("labels") or {}) != labels or \
-                not any(o.get("uid") == meta.get("uid") for o in sl["metadata"].get("ownerReferences") or ())
+                not any(o.get("uid") == owner_uid for o in sl["metadata"].get("ownerReferences") or ())
             if changed:
                 upd = copy_object(sl)
                 upd["endpoints"] = sorted(eps, key=_endpoint_id)
                 upd["metadata"]["labels"] = dict(labels)
-                refs = [o for o in upd["metadata"].get("ownerReferences") or () if o.get("kind") != "Service"]
-                upd["metadata"]["ownerReferences"] = refs + [owner_reference(svc)]
+                refs = [o for o in upd["metadata"].get("ownerReferences") or () if o.get("kind") != owner.get("kind")]
+                upd["metadata"]["ownerReferences"] = refs + [dict(owner)]
                 to_update.append(upd)
         while leftovers:  # 3. new slices for the rest
             to_create.append(new_slice(key[0], ports, leftovers[:max_per_slice]))

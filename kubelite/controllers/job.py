@@ -148,6 +148,11 @@ def job_pod_template(job: Mapping[str, Any], index: int | None) -> Obj:
     return template
 
 
+def _normal(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Status without empty/zero fields, for "did anything change" (the server may drop them)."""
+    return {k: v for k, v in status.items() if v not in (None, 0, "", [], {})}
+
+
 @dataclass
 class Plan:
     """What one sync decided (pure output of ``plan``)."""
@@ -324,7 +329,7 @@ class JobController(Controller):
         for k in ("active", "succeeded", "failed"):
             if not status.get(k):
                 status.pop(k, None)
-        if status != (job.get("status") or {}):
+        if _normal(status) != _normal(job.get("status") or {}):
             job = await write_status(self.client, JOBS, job, status)
         if finished_condition(job) is not None:
             await self._ttl(job, key)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.apiserver.http import make_app, server_ssl_context
 from kubelite.apiserver.server import ApiServer
+from kubelite.server import components
 from kubelite.server.kubeconfig import write_kubeconfig
 from kubelite.server.tls import ensure_pki
 from kubelite.storage.factory import open_storage
@@ -50,10 +51,14 @@ class ServerConfig:
         return self.kubeconfig or self.data_dir / "kubeconfig.yaml"
 
 
-#: Components started after the API server: (name, config switch, factory). Factories take the
-#: ApiServer and return a coroutine that runs until cancelled. Filled as components land.
+#: Components started after the API server: (name, config switch that disables it, factory).
+#: A factory takes the ApiServer and the config and runs until cancelled.
 ComponentFactory = Callable[[ApiServer, ServerConfig], Awaitable[None]]
-COMPONENTS: list[tuple[str, str, ComponentFactory]] = []
+COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
+    ("controller-manager", "disable_controllers",
+     lambda api, cfg: components.controller_manager(api, {"data_dir": str(cfg.data_dir)})),
+    ("scheduler", "disable_scheduler", lambda api, cfg: components.scheduler(api)),
+]
 
 
 async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,

@@ -86,7 +86,7 @@ class Cluster:
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess:
         res = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=self.env(),
-                             timeout=timeout)
+                             timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
