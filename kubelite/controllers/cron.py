@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kubelite.api.kinds.batch.cron import CronSchedule, parse_schedule
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 #: beyond this many missed runs, Kubernetes records a TooManyMissedTimes warning
 MISSED_LIMIT = 100
 _SEARCH_DAYS = 366 * 5

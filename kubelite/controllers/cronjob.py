@@ -25,22 +25,40 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from kubelite.client import CRONJOBS, JOBS, NORMAL, WARNING, copy_object, is_already_exists, is_not_found
+from kubelite.client import (
+    CRONJOBS,
+    JOBS,
+    NORMAL,
+    WARNING,
+    copy_object,
+    is_already_exists,
+    is_not_found,
+)
 from kubelite.client.informer import index_by_controller_uid
 from kubelite.controllers import cron
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    controller_ref, ensure_index, format_ts, get_condition, is_deleting, meta, name_of, owner_reference,
-    parse_ts, uid_of, write_status,
+    controller_ref,
+    ensure_index,
+    format_ts,
+    get_condition,
+    is_deleting,
+    meta,
+    name_of,
+    owner_reference,
+    parse_ts,
+    uid_of,
+    write_status,
 )
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def job_finished(job: Mapping[str, Any]) -> str | None:
@@ -79,12 +97,11 @@ def next_schedule(cj: Mapping[str, Any], schedule: cron.Schedule,
     deadline = spec.get("startingDeadlineSeconds")
     if deadline is not None:
         window_start = now - dt.timedelta(seconds=int(deadline))
-        if window_start > earliest:
-            earliest = window_start
+        earliest = max(earliest, window_start)
     return cron.missed_runs(schedule, earliest, now)
 
 
-def history_to_delete(jobs: list[Mapping[str, Any]], kind: str, limit: int | None) -> list[Mapping[str, Any]]:
+def history_to_delete(jobs: Sequence[Mapping[str, Any]], kind: str, limit: int | None) -> list[Mapping[str, Any]]:
     """Finished Jobs of ``kind`` beyond ``limit``, oldest first."""
     if limit is None:
         return []
@@ -134,7 +151,7 @@ class CronJobController(Controller):
     async def _live_job(self, ref: Mapping[str, Any]) -> Obj | None:
         try:
             job = await self.client.get(JOBS, str(ref.get("name")), namespace=ref.get("namespace"))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if is_not_found(e):
                 return None
             raise
@@ -153,7 +170,7 @@ class CronJobController(Controller):
                     continue
             finished = job_finished(job)
             if finished is None:
-                active.append(job_reference(job))
+                active.append(ref)  # as recorded at creation (rewriting it per job update is churn)
                 continue
             self.recorder.event(cj, NORMAL, "SawCompletedJob",
                                 f"Saw completed job: {name_of(job)}, condition: {finished}")
@@ -182,7 +199,7 @@ class CronJobController(Controller):
         try:
             await self.client.delete(JOBS, name_of(job), namespace=meta(job).get("namespace"),
                                      propagation_policy="Background", preconditions={"uid": uid_of(job)})
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if is_not_found(e):
                 return
             self.recorder.event(cj, WARNING, "FailedDelete", f"Deleted job: {getattr(e, 'message', e)}")
@@ -226,12 +243,13 @@ class CronJobController(Controller):
             return wait
         if policy == "Replace":
             for ref in active:
-                await self._delete_job(cj, ref)
+                await self._delete_job(cj, {"metadata": {"name": ref.get("name"), "namespace": ref.get("namespace"),
+                                                         "uid": ref.get("uid")}})
             status.pop("active", None)
         job = job_from_template(cj, scheduled, schedule.zone)
         try:
             created = await self.client.create(JOBS, job)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if not is_already_exists(e):
                 self.recorder.event(cj, WARNING, "FailedCreate", f"Error creating job: {getattr(e, 'message', e)}")
                 raise
@@ -254,4 +272,4 @@ class CronJobController(Controller):
         return max((nxt - now).total_seconds(), 0.0) + 0.1
 
 
-__all__ = ["CronJobController", "next_schedule", "job_from_template", "history_to_delete"]
+__all__ = ["CronJobController", "history_to_delete", "job_from_template", "next_schedule"]

@@ -26,19 +26,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from kubelite.client import (CONTROLLERREVISIONS, DAEMONSETS, NODES, NORMAL, PODS, WARNING, copy_object,
-                             is_already_exists, is_not_found)
+from kubelite.client import (
+    CONTROLLERREVISIONS,
+    DAEMONSETS,
+    NODES,
+    NORMAL,
+    PODS,
+    WARNING,
+    copy_object,
+    is_already_exists,
+    is_not_found,
+)
 from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers import nodefit
 from kubelite.controllers import revisions as hist
 from kubelite.controllers.base import Controller
 from kubelite.controllers.deployment.util import scaled_value
 from kubelite.controllers.podcontrol import (
-    PodExpectations, claim, controller_ref, creation_key, ensure_index, index_by_namespace, is_deleting,
-    is_pod_available, is_pod_ready, labels_of, meta, name_of, pod_from_template, pod_phase, slow_start_batch,
-    uid_of, write_status,
+    PodExpectations,
+    claim,
+    controller_ref,
+    creation_key,
+    ensure_index,
+    index_by_namespace,
+    is_deleting,
+    is_pod_available,
+    is_pod_ready,
+    labels_of,
+    meta,
+    name_of,
+    pod_from_template,
+    pod_phase,
+    slow_start_batch,
+    uid_of,
+    write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
@@ -336,7 +360,7 @@ class DaemonSetController(Controller):
                 desired += 1
                 if pods:
                     current += 1
-                    pod = sorted(pods, key=creation_key)[0]
+                    pod = min(pods, key=creation_key)
                     if is_pod_ready(pod):
                         ready += 1
                         if is_pod_available(pod, min_ready, now):
@@ -370,7 +394,7 @@ class DaemonSetController(Controller):
             rev = hist.new_revision(ds, number, collision, api_version="apps/v1", kind="DaemonSet")
             try:
                 return await self.client.create(CONTROLLERREVISIONS, rev), collision
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_already_exists(e):
                     raise
                 existing = await self.client.get(CONTROLLERREVISIONS, name_of(rev), namespace=meta(ds).get("namespace"))
@@ -386,6 +410,6 @@ class DaemonSetController(Controller):
         for rev in hist.revisions_to_prune(owned, limit, live):
             try:
                 await self.client.delete(CONTROLLERREVISIONS, name_of(rev), namespace=meta(rev).get("namespace"))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_not_found(e):
                     raise

@@ -22,16 +22,21 @@ created and only B and C are written.
 
 The ``kubernetes`` Service in ``default`` gets one slice named ``kubernetes`` (not managed-by
 this controller, as kube-apiserver writes it) pointing at the API server address.
+
+``EndpointSliceMirroringController`` (Kubernetes' ``endpointslicemirroring``) covers the other
+case: a Service *without* a selector whose Endpoints are written by hand gets slices managed by
+``endpointslicemirroring-controller.k8s.io``, mirroring those Endpoints and owned by them.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any, Iterable, Mapping
 
-from kubelite.client import (ENDPOINTSLICES, NODES, PODS, SERVICES, copy_object, is_already_exists,
+from kubelite.client import (ENDPOINTS, ENDPOINTSLICES, NODES, PODS, SERVICES, copy_object, is_already_exists,
                              is_not_found, split_key)
 from kubelite.controllers.base import Controller, Expectations
 from kubelite.controllers.endpoints import (DEFAULT_APISERVER_ADDRESS, HEADLESS_LABEL, KUBERNETES_SERVICE,
+                                            SKIP_MIRROR_LABEL, ip_family,
                                             add_namespace_index, apiserver_port, find_port, is_headless,
                                             is_pod_ready, pod_ip_for_family, selects, service_ip_families,
                                             service_selector, services_for_pod, should_pod_be_in_endpoints,
@@ -43,6 +48,7 @@ Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
+MIRROR_CONTROLLER_NAME = "endpointslicemirroring-controller.k8s.io"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 MAX_ENDPOINTS_PER_SLICE = 100
 
@@ -259,6 +265,18 @@ def _service_key_of_slice(sl: Obj) -> str | None:
     return f"{(sl.get('metadata') or {}).get('namespace', '')}/{name}"
 
 
+def _index_by_service(sl: Obj) -> list[str]:
+    key = _service_key_of_slice(sl)
+    return [key] if key else []
+
+
+def add_service_index(informer: Any) -> None:
+    try:
+        informer.add_index("service", _index_by_service)
+    except ValueError:
+        pass  # the other slice controller sharing the informer added it
+
+
 class EndpointSliceController(Controller):
     """Keeps each selector Service's managed EndpointSlices equal to ``reconcile(...)``."""
 
@@ -272,10 +290,7 @@ class EndpointSliceController(Controller):
         self.slices = self.ctx.factory.informer(ENDPOINTSLICES)
         for inf in (self.services, self.pods):
             add_namespace_index(inf)
-        try:
-            self.slices.add_index("service", lambda s: [k] if (k := _service_key_of_slice(s)) else [])
-        except ValueError:
-            pass
+        add_service_index(self.slices)
         self.apiserver_address = str(self.ctx.options.get("apiserver_address") or DEFAULT_APISERVER_ADDRESS)
         self.max_per_slice = int(self.ctx.options.get("max_endpoints_per_slice") or MAX_ENDPOINTS_PER_SLICE)
         self.expectations = Expectations(self.clock)
@@ -398,5 +413,133 @@ class EndpointSliceController(Controller):
         await self.client.update(ENDPOINTSLICES, new, namespace="default")
 
 
-__all__ = ["EndpointSliceController", "reconcile", "desired_groups", "pod_to_endpoint", "kubernetes_slice",
+# -- mirroring ---------------------------------------------------------------------------------
+
+def mirror_groups(ep: Mapping[str, Any]) -> dict[tuple[Any, ...], tuple[list[Obj], list[Obj]]]:
+    """Slice groups for a hand-written Endpoints object: one group per (family, subset ports);
+    ``addresses`` are ready, ``notReadyAddresses`` are not."""
+    groups: dict[tuple[Any, ...], tuple[list[Obj], list[Obj]]] = {}
+    for subset in ep.get("subsets") or ():
+        ports = []
+        for p in subset.get("ports") or ():
+            port: Obj = {"name": p.get("name") or "", "port": int(p.get("port") or 0),
+                         "protocol": p.get("protocol") or "TCP"}
+            if p.get("appProtocol"):
+                port["appProtocol"] = p["appProtocol"]
+            ports.append(port)
+        ports.sort(key=lambda p: (p["name"], p["port"]))
+        for field, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for addr in subset.get(field) or ():
+                ip = str(addr.get("ip") or "")
+                if not ip:
+                    continue
+                e: Obj = {"addresses": [ip], "conditions": {"ready": ready}}
+                for src, dst in (("hostname", "hostname"), ("nodeName", "nodeName"), ("targetRef", "targetRef")):
+                    if addr.get(src):
+                        e[dst] = copy_object(addr[src])
+                key = group_key(ip_family(ip), ports)
+                groups.setdefault(key, (ports, []))[1].append(e)
+    for _, eps in groups.values():
+        eps.sort(key=_endpoint_id)
+    return groups
+
+
+def mirror_labels(ep: Mapping[str, Any]) -> dict[str, str]:
+    reserved = (SERVICE_NAME_LABEL, MANAGED_BY_LABEL, SKIP_MIRROR_LABEL)
+    labels = {k: v for k, v in ((ep.get("metadata") or {}).get("labels") or {}).items() if k not in reserved}
+    labels[SERVICE_NAME_LABEL] = (ep.get("metadata") or {}).get("name", "")
+    labels[MANAGED_BY_LABEL] = MIRROR_CONTROLLER_NAME
+    return labels
+
+
+class EndpointSliceMirroringController(Controller):
+    """Mirrors hand-written Endpoints of selector-less Services into EndpointSlices (Kubernetes'
+    ``endpointslicemirroring`` controller), so consumers reading only slices -- the proxy, the
+    DNS -- see Services whose endpoints are managed by hand. Endpoints labelled
+    ``endpointslice.kubernetes.io/skip-mirror: "true"`` (the ``kubernetes`` Service's) are not
+    mirrored; the slices are owned by the Endpoints object."""
+
+    name = "endpointslicemirroring"
+    workers = 1
+
+    def setup(self) -> None:
+        f = self.ctx.factory
+        self.services = f.informer(SERVICES)
+        self.endpoints = f.informer(ENDPOINTS)
+        self.slices = f.informer(ENDPOINTSLICES)
+        add_service_index(self.slices)
+        self.expectations = Expectations(self.clock)
+        self.max_per_slice = int(self.ctx.options.get("max_endpoints_per_slice") or MAX_ENDPOINTS_PER_SLICE)
+        self.services.add_handler(**self.enqueue_handlers())
+        self.endpoints.add_handler(**self.enqueue_handlers())
+        self.slices.add_handler(on_add=self._slice_added, on_update=lambda o, n: self._slice_event(n),
+                                on_delete=self._slice_deleted)
+
+    @staticmethod
+    def _mirrored(sl: Obj) -> bool:
+        return ((sl.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MIRROR_CONTROLLER_NAME
+
+    def _slice_added(self, sl: Obj) -> None:
+        key = _service_key_of_slice(sl)
+        if key and self._mirrored(sl):
+            self.expectations.observed_add(key)
+            self.queue.add(key)
+
+    def _slice_deleted(self, sl: Obj) -> None:
+        key = _service_key_of_slice(sl)
+        if key and self._mirrored(sl):
+            self.expectations.observed_delete(key)
+            self.queue.add(key)
+
+    def _slice_event(self, sl: Obj) -> None:
+        key = _service_key_of_slice(sl)
+        if key and self._mirrored(sl):
+            self.queue.add(key)
+
+    async def sync(self, key: str) -> None:
+        ns, _ = split_key(key)
+        svc, ep = self.services.get(key), self.endpoints.get(key)
+        existing = [sl for sl in self.slices.by_index("service", key) if self._mirrored(sl)]
+        wanted = svc is not None and ep is not None and service_selector(svc) is None \
+            and (svc.get("spec") or {}).get("type") != "ExternalName" \
+            and ((ep.get("metadata") or {}).get("labels") or {}).get(SKIP_MIRROR_LABEL) != "true"
+        groups = mirror_groups(ep) if wanted and ep is not None else {}
+        if not groups:
+            for sl in existing:
+                await self._delete(key, sl)
+            return
+        assert svc is not None and ep is not None
+        if not self.expectations.satisfied(key):
+            return
+        emeta = ep.get("metadata") or {}
+        owner = {"apiVersion": "v1", "kind": "Endpoints", "name": emeta.get("name", ""), "uid": emeta.get("uid", ""),
+                 "controller": True, "blockOwnerDeletion": True}
+        to_create, to_update, to_delete = reconcile(svc, existing, groups, self.max_per_slice,
+                                                    labels=mirror_labels(ep), owner=owner)
+        self.expectations.expect(key, adds=len(to_create), deletes=len(to_delete))
+        for sl in to_delete:
+            await self._delete(key, sl)
+        for sl in to_update:
+            await self.client.update(ENDPOINTSLICES, sl, namespace=ns)
+        for sl in to_create:
+            try:
+                await self.client.create(ENDPOINTSLICES, sl, namespace=ns)
+            except Exception as e:  # noqa: BLE001
+                self.expectations.lower(key, adds=1)
+                if getattr(e, "code", None) in (403, 404):
+                    continue
+                raise
+
+    async def _delete(self, key: str, sl: Obj) -> None:
+        meta = sl["metadata"]
+        try:
+            await self.client.delete(ENDPOINTSLICES, meta["name"], namespace=meta.get("namespace"),
+                                     preconditions={"uid": meta.get("uid", "")})
+        except Exception as e:  # noqa: BLE001
+            self.expectations.lower(key, deletes=1)
+            if not is_not_found(e):
+                raise
+
+
+__all__ = ["EndpointSliceController", "EndpointSliceMirroringController", "mirror_groups", "reconcile", "desired_groups", "pod_to_endpoint", "kubernetes_slice",
            "slice_labels", "SERVICE_NAME_LABEL", "MANAGED_BY_LABEL", "CONTROLLER_NAME"]

@@ -33,16 +33,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar
 
 from kubelite.client import JOBS, NORMAL, PODS, WARNING, copy_object, is_not_found
 from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    PodExpectations, claim, controller_ref, ensure_index, format_ts, get_condition, index_by_namespace,
-    is_deleting, is_pod_ready, labels_of, meta, name_of, parse_ts, pod_from_template, pod_phase,
-    rank_for_deletion, slow_start_batch, uid_of, write_status,
+    PodExpectations,
+    claim,
+    controller_ref,
+    ensure_index,
+    format_ts,
+    get_condition,
+    index_by_namespace,
+    is_deleting,
+    is_pod_ready,
+    labels_of,
+    meta,
+    name_of,
+    parse_ts,
+    pod_from_template,
+    pod_phase,
+    rank_for_deletion,
+    slow_start_batch,
+    uid_of,
+    write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
@@ -166,7 +183,7 @@ def plan(job: Mapping[str, Any], active: list[Obj], succeeded: int, completed: s
          now: dt.datetime) -> Plan:
     """Pods to create (by index; None for NonIndexed) and to delete, for a running Job."""
     spec = job.get("spec") or {}
-    parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+    parallelism = 1 if spec.get("parallelism") is None else int(spec["parallelism"])
     completions = spec.get("completions")
     if is_indexed(job):
         total = int(completions or 0)
@@ -189,7 +206,7 @@ def plan(job: Mapping[str, Any], active: list[Obj], succeeded: int, completed: s
             for i in sorted(by_index):
                 if i not in keep:
                     delete.extend(by_index[i])
-        return Plan(missing[:want], delete)
+        return Plan(list[int | None](missing[:want]), delete)
     if completions is None:
         want_active = len(active) if succeeded > 0 else parallelism
     else:
@@ -344,7 +361,8 @@ class JobController(Controller):
         failure = get_condition(conditions, "FailureTarget")
         success = get_condition(conditions, "SuccessCriteriaMet")
         if failure is None and success is None:
-            if int(status.get("failed") or 0) > int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6):
+            limit = 6 if spec.get("backoffLimit") is None else int(spec["backoffLimit"])
+            if int(status.get("failed") or 0) > limit:
                 failure = self._add(conditions, "FailureTarget", "BackoffLimitExceeded",
                                     "Job has reached the specified backoff limit", stamp)
             elif self._past_deadline(job, status, now):
@@ -484,7 +502,7 @@ class JobController(Controller):
                      {"op": "replace", "path": "/metadata/finalizers", "value": finalizers}]
             try:
                 await self.client.patch(PODS, name_of(pod), patch, namespace=meta(pod).get("namespace"), type="json")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_not_found(e):
                     raise
 
@@ -513,6 +531,6 @@ class JobController(Controller):
         try:
             await self.client.delete(JOBS, name_of(job), namespace=meta(job).get("namespace"),
                                      propagation_policy="Background", preconditions={"uid": uid_of(job)})
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if not is_not_found(e):
                 raise

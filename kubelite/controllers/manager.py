@@ -24,7 +24,8 @@ import inspect
 import logging
 import socket
 import uuid
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kubelite.client import Client, LeaderElector, SharedInformerFactory, WorkQueue
 from kubelite.client.clock import REAL_CLOCK, Clock
@@ -155,7 +156,7 @@ class ControllerManager:
                 continue
             try:
                 self.controllers[name] = self.classes[name](self.ctx)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("controller %s failed to start", name)
         return self.controllers
 
@@ -169,7 +170,7 @@ class ControllerManager:
         finally:
             with contextlib.suppress(Exception):
                 await self.factory.stop()
-            for rec in list(self.ctx._recorders.values()):  # noqa: SLF001 - flush what controllers recorded
+            for rec in list(self.ctx._recorders.values()):
                 with contextlib.suppress(Exception):
                     await rec.stop(1.0)
 
@@ -189,7 +190,7 @@ class ControllerManager:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep the other controllers running
+            except Exception:
                 log.exception("controller %s crashed; restarting in %.0fs", controller.name, delay)
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, 30.0)

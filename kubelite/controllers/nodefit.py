@@ -12,7 +12,8 @@ the pod must go too. ``PreferNoSchedule`` never blocks.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 Obj = dict[str, Any]
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from kubelite.client import Client, Informer, copy_object, is_not_found
 from kubelite.client.clock import REAL_CLOCK, Clock
@@ -23,6 +24,7 @@ from kubelite.controllers.base import Expectations
 from kubelite.machinery.selectors import LabelSelector
 
 Obj = dict[str, Any]
+T = TypeVar("T", bound=Mapping[str, Any])
 
 #: kube's per-sync cap on creations/deletions for one ReplicaSet (``BurstReplicas``)
 BURST_REPLICAS = 500
@@ -41,12 +43,12 @@ def parse_ts(ts: str | None) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def format_ts(t: dt.datetime) -> str:
     """metav1.Time: RFC 3339 in UTC, second precision."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- metadata -------------------------------------------------------------------------------
@@ -199,12 +201,12 @@ def deletion_rank(pod: Mapping[str, Any], colocated: int, now: dt.datetime) -> t
     return (scheduled, phase, ready, cost, -colocated, ready_key, -restart_count(pod), created_key, name_of(pod))
 
 
-def rank_for_deletion(pods: Sequence[Mapping[str, Any]], related: Iterable[Mapping[str, Any]] = (),
-                      now: dt.datetime | None = None) -> list[Mapping[str, Any]]:
+def rank_for_deletion(pods: Sequence[T], related: Iterable[Mapping[str, Any]] = (),
+                      now: dt.datetime | None = None) -> list[T]:
     """``pods`` ordered deletion-first. ``related`` are the pods of every sibling owner (e.g. all
     ReplicaSets of one Deployment); a pod sharing its node with many related pods goes first,
     spreading what is left across nodes."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     per_node: dict[str, int] = {}
     seen: set[str] = set()
     for p in list(related) + list(pods):
@@ -273,7 +275,7 @@ async def claim(client: Client, resource: ResourceRef, owner: Mapping[str, Any],
             try:
                 await client.patch(resource, name_of(obj), patch, namespace=meta(obj).get("namespace"),
                                    type="strategic")
-            except Exception as e:  # noqa: BLE001 - gone or changed: either way not ours
+            except Exception as e:
                 if not (is_not_found(e) or getattr(e, "code", None) == 409):
                     raise
             continue
@@ -286,7 +288,7 @@ async def claim(client: Client, resource: ResourceRef, owner: Mapping[str, Any],
         try:
             adopted = await client.patch(resource, name_of(obj), patch, namespace=meta(obj).get("namespace"),
                                          type="strategic")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if is_not_found(e) or getattr(e, "code", None) in (409, 422):
                 continue
             raise
@@ -375,16 +377,18 @@ class PodExpectations(Expectations):
 
 
 async def write_status(client: Client, resource: ResourceRef, obj: Mapping[str, Any], status: Mapping[str, Any],
-                       *, retries: int = 1) -> Obj:
-    """PUT ``status`` on ``obj`` through the status subresource; on a stale resourceVersion,
-    re-read the object and put the same status once more (status is computed from the caches,
-    so a newer spec will be reconciled by the next sync anyway)."""
+                       *, retries: int = 0) -> Obj:
+    """PUT ``status`` on ``obj`` through the status subresource, conditional on the
+    resourceVersion the status was computed from: a conflict raises and the sync is retried
+    from fresher caches. ``retries`` > 0 re-reads and puts the same status again -- only for
+    statuses derived entirely from other objects (a ReplicaSet's pod counts), never for ones
+    that accumulate (a Job's counters, a CronJob's lastScheduleTime)."""
     new = dict(obj)
     new["status"] = dict(status)
     for attempt in range(retries + 1):
         try:
             return await client.update_status(resource, new)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if attempt >= retries or getattr(e, "code", None) != 409 or getattr(e, "reason", "") == "AlreadyExists":
                 raise
             fresh = await client.get(resource, name_of(obj), namespace=meta(obj).get("namespace"))
@@ -397,10 +401,37 @@ async def write_status(client: Client, resource: ResourceRef, obj: Mapping[str, 
 
 
 __all__ = [
-    "BURST_REPLICAS", "POD_DELETION_COST", "parse_ts", "format_ts", "meta", "uid_of", "name_of",
-    "labels_of", "annotations_of", "is_deleting", "controller_ref", "owner_reference", "creation_key",
-    "pod_phase", "is_pod_active", "is_pod_terminal", "pod_condition", "is_pod_ready", "ready_since",
-    "is_pod_available", "restart_count", "pod_from_template", "deletion_rank", "rank_for_deletion",
-    "ensure_index", "index_by_namespace", "index_by_owner_uid", "claim", "slow_start_batch",
-    "set_condition", "get_condition", "PodExpectations", "write_status",
+    "BURST_REPLICAS",
+    "POD_DELETION_COST",
+    "PodExpectations",
+    "annotations_of",
+    "claim",
+    "controller_ref",
+    "creation_key",
+    "deletion_rank",
+    "ensure_index",
+    "format_ts",
+    "get_condition",
+    "index_by_namespace",
+    "index_by_owner_uid",
+    "is_deleting",
+    "is_pod_active",
+    "is_pod_available",
+    "is_pod_ready",
+    "is_pod_terminal",
+    "labels_of",
+    "meta",
+    "name_of",
+    "owner_reference",
+    "parse_ts",
+    "pod_condition",
+    "pod_from_template",
+    "pod_phase",
+    "rank_for_deletion",
+    "ready_since",
+    "restart_count",
+    "set_condition",
+    "slow_start_batch",
+    "uid_of",
+    "write_status",
 ]

@@ -26,18 +26,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from kubelite.client import NORMAL, PODS, REPLICASETS, REPLICATIONCONTROLLERS, WARNING, is_not_found
+from kubelite.client import (
+    NORMAL,
+    PODS,
+    REPLICASETS,
+    REPLICATIONCONTROLLERS,
+    WARNING,
+    is_not_found,
+)
+from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.client.resources import ResourceRef
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    BURST_REPLICAS, PodExpectations, claim, controller_ref, ensure_index, format_ts,
-    index_by_namespace, is_deleting, is_pod_active, is_pod_available, is_pod_ready, labels_of, meta,
-    name_of, pod_from_template, rank_for_deletion, slow_start_batch, uid_of, write_status,
+    BURST_REPLICAS,
+    PodExpectations,
+    claim,
+    controller_ref,
+    ensure_index,
+    format_ts,
+    index_by_namespace,
+    is_deleting,
+    is_pod_active,
+    is_pod_available,
+    is_pod_ready,
+    labels_of,
+    meta,
+    name_of,
+    pod_from_template,
+    rank_for_deletion,
+    slow_start_batch,
+    uid_of,
+    write_status,
 )
-from kubelite.client.informer import index_by_controller_uid, object_key
-from kubelite.machinery.selectors import LabelSelector, from_label_selector, selector_from_labels
+from kubelite.machinery.selectors import (
+    LabelSelector,
+    from_label_selector,
+    selector_from_labels,
+)
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -207,7 +235,7 @@ class ReplicaSetController(Controller):
         now = self.clock.wall()
         status = calculate_status(rs, pods, manage_error, diff, now)
         if not status_equal(rs.get("status") or {}, status):
-            await write_status(self.client, self.resource, rs, status)
+            await write_status(self.client, self.resource, rs, status, retries=1)
         if manage_error is not None:
             raise manage_error
         min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)

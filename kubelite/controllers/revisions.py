@@ -15,11 +15,17 @@ current template, pick the next revision number, and pick the surplus to delete 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 
-from kubelite.controllers.podcontrol import controller_ref, name_of, owner_reference, uid_of
+from kubelite.controllers.podcontrol import (
+    controller_ref,
+    name_of,
+    owner_reference,
+    uid_of,
+)
 
 Obj = dict[str, Any]
 

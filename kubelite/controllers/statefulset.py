@@ -26,16 +26,39 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from kubelite.client import (CONTROLLERREVISIONS, NORMAL, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS, WARNING,
-                             copy_object, is_already_exists, is_not_found)
+from kubelite.client import (
+    CONTROLLERREVISIONS,
+    NORMAL,
+    PERSISTENTVOLUMECLAIMS,
+    PODS,
+    STATEFULSETS,
+    WARNING,
+    copy_object,
+    is_already_exists,
+    is_not_found,
+)
 from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers import revisions as hist
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    claim, controller_ref, ensure_index, index_by_namespace, is_deleting, is_pod_available, is_pod_ready,
-    labels_of, meta, name_of, owner_reference, pod_from_template, pod_phase, uid_of, write_status,
+    claim,
+    controller_ref,
+    ensure_index,
+    index_by_namespace,
+    is_deleting,
+    is_pod_available,
+    is_pod_ready,
+    labels_of,
+    meta,
+    name_of,
+    owner_reference,
+    pod_from_template,
+    pod_phase,
+    uid_of,
+    write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
@@ -252,7 +275,7 @@ class StatefulSetController(Controller):
             rev = hist.new_revision(sts, number, collision, api_version="apps/v1", kind="StatefulSet")
             try:
                 return await self.client.create(CONTROLLERREVISIONS, rev), collision
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_already_exists(e):
                     raise
                 existing = await self.client.get(CONTROLLERREVISIONS, name_of(rev), namespace=meta(sts).get("namespace"))
@@ -270,6 +293,7 @@ class StatefulSetController(Controller):
         start, replicas = start_ordinal(sts), replicas_of(sts)
         by_ordinal: dict[int, Obj] = {}
         condemned: list[Obj] = []
+        pod: Obj | None
         for pod in pods:
             o = ordinal_of(name_of(sts), name_of(pod))
             assert o is not None
@@ -279,10 +303,15 @@ class StatefulSetController(Controller):
                 condemned.append(pod)
         condemned.sort(key=lambda p: -(ordinal_of(name_of(sts), name_of(p)) or 0))
         # The first pod (lowest ordinal, then highest condemned) that is not healthy.
-        unhealthy = next((by_ordinal.get(o) for o in range(start, start + replicas)
+        # (a missing replica counts as unhealthy: "" never equals a pod's uid)
+        first_bad = next((o for o in range(start, start + replicas)
                           if not is_healthy(by_ordinal.get(o), min_ready, now)), None)
-        if unhealthy is None:
-            unhealthy = next((p for p in condemned if not is_healthy(p, min_ready, now)), None)
+        unhealthy: str | None = None
+        if first_bad is not None:
+            unhealthy = uid_of(by_ordinal[first_bad]) if first_bad in by_ordinal else ""
+        else:
+            bad = next((p for p in condemned if not is_healthy(p, min_ready, now)), None)
+            unhealthy = uid_of(bad) if bad is not None else None
 
         for o in range(start, start + replicas):
             pod = by_ordinal.get(o)
@@ -310,7 +339,7 @@ class StatefulSetController(Controller):
                 if monotonic:
                     return
                 continue
-            if monotonic and unhealthy is not None and uid_of(unhealthy) != uid_of(pod):
+            if monotonic and unhealthy is not None and unhealthy != uid_of(pod):
                 return  # scale down only once everything else is healthy
             await self._ensure_claims(sts, name_of(pod), condemned=True, pod=pod)
             await self._delete_pod(sts, pod)
@@ -398,6 +427,6 @@ class StatefulSetController(Controller):
         for rev in hist.revisions_to_prune(owned, limit, live_hashes):
             try:
                 await self.client.delete(CONTROLLERREVISIONS, name_of(rev), namespace=meta(rev).get("namespace"))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_not_found(e):
                     raise

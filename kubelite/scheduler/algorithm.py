@@ -13,9 +13,8 @@ else ``percentageOfNodesToScore`` (adaptive by default: 50% - nodes/125, at leas
 them, at least 100. 5,000 nodes -> 10% -> 500 nodes. The next cycle starts where this one
 stopped, so every node gets its turn.
 
-*Selection.* The highest total score wins; ties are broken uniformly at random (reservoir
-sampling: the k-th tied node replaces the pick with probability 1/k), which spreads identical
-pods over identical nodes.
+*Selection.* The highest total score wins; ties are broken uniformly at random (what kube's
+reservoir sampling amounts to), which spreads identical pods over identical nodes.
 
 A pod with ``status.nominatedNodeName`` (it preempted there) tries that node first and takes it
 if it still fits.
@@ -119,69 +118,74 @@ class Algorithm:
 
     def _filter(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                 diagnosis: Diagnosis, percentage: int, num_all: int) -> list[NodeInfo]:
+        """Filter nodes in chunks, each as big as the number of feasible nodes still wanted:
+        every Filter plugin (in profile order) runs over the chunk's surviving nodes in one
+        batch, so a node's status is the first plugin that rejects it, as when the plugins
+        run node by node, and no node is evaluated beyond the wanted count. Nodes holding
+        nominated pods take the slow path (filters run with and without those pods)."""
         n = len(nodes)
         if n == 0:
             return []
         want = num_feasible_nodes_to_find(n, percentage)
-        filters = fwk.filters(state)
-        nominated = fwk.nominator
-        has_nominations = bool(getattr(nominated, "has_nominations", True))
         start = self.next_start_node_index % n
-        statuses = diagnosis.node_to_status
-        feasible: list[NodeInfo] = []
-        processed = 0
         order = nodes[start:] + nodes[:start] if start else nodes
-        if not filters:
-            feasible = order[:want]
-            processed = len(feasible)
-        else:
-            run_plain = fwk.run_filter
-            run_nominated = fwk.run_filter_with_nominated_pods
-            for node in order:
-                processed += 1
-                if has_nominations:
-                    st = run_nominated(state, pod, node, filters)
-                else:
-                    st = None
-                    for name, fn in filters:
-                        try:
-                            st = fn(state, pod, node)
-                        except Exception:  # noqa: BLE001 - rerun through the runtime for the Error status
-                            st = run_plain(state, pod, node, filters)
-                            break
-                        if st is not None:
-                            if st.code == Code.SUCCESS:
-                                st = None
-                                continue
-                            st = st.with_plugin(name)
-                            break
-                if st is None:
-                    feasible.append(node)
-                    if len(feasible) >= want:
-                        break
-                    continue
-                if st.code == Code.ERROR:
-                    raise SchedulingError(st)
-                statuses[node.name] = st
-                if st.plugin:
-                    diagnosis.unschedulable_plugins.add(st.plugin)
+        filters = fwk.filters(state)
+        batch = fwk.batch_filters
+        names_fn = getattr(fwk.nominator, "nominated_node_names", None)
+        nominated = names_fn() if names_fn is not None else ()
+        statuses = diagnosis.node_to_status
+        rejectors = diagnosis.unschedulable_plugins
+        feasible: list[NodeInfo] = []
+        pos = 0
+        while pos < n and len(feasible) < want:
+            chunk = order[pos:pos + want - len(feasible)]
+            pos += len(chunk)
+            if nominated:
+                slow = [x for x in chunk if x.name in nominated]
+                if slow:
+                    chunk = [x for x in chunk if x.name not in nominated]
+                    for node in slow:
+                        st = fwk.run_filter_with_nominated_pods(state, pod, node, filters)
+                        if st is None:
+                            feasible.append(node)
+                        else:
+                            self._reject(node, st, statuses, rejectors)
+            for name, fn in filters:
+                if not chunk:
+                    break
+                bf = batch.get(name)
+                try:
+                    results = bf(state, pod, chunk) if bf is not None else [fn(state, pod, x) for x in chunk]
+                except Exception:  # noqa: BLE001 - rerun node by node: the runtime makes Error statuses
+                    results = [fwk.run_filter(state, pod, x, ((name, fn),)) for x in chunk]
+                if not any(results):
+                    continue  # every node passed this plugin (statuses are truthy, None is not)
+                survivors = []
+                for node, st in zip(chunk, results):
+                    if st is None or st.code == Code.SUCCESS:
+                        survivors.append(node)
+                    else:
+                        self._reject(node, st.with_plugin(name), statuses, rejectors)
+                chunk = survivors
+            feasible.extend(chunk)
         if len(nodes) == num_all:
-            self.next_start_node_index = (start + processed) % n
+            self.next_start_node_index = (start + pos) % n
         return feasible
 
+    @staticmethod
+    def _reject(node: NodeInfo, st: Status, statuses: dict[str, Status], rejectors: set[str]) -> None:
+        if st.code == Code.ERROR:
+            raise SchedulingError(st)
+        statuses[node.name] = st
+        if st.plugin:
+            rejectors.add(st.plugin)
+
     def select_host(self, nodes: list[NodeInfo], scores: list[int]) -> str:
-        best = -1
-        pick = ""
-        ties = 0
-        rng = self.rng
-        for node, score in zip(nodes, scores):
-            if score > best:
-                best, pick, ties = score, node.name, 1
-            elif score == best:
-                ties += 1
-                if rng.randrange(ties) == 0:
-                    pick = node.name
-        return pick
+        """The best-scoring node; ties broken uniformly at random (the distribution of kube's
+        reservoir sampling, with one random draw)."""
+        best = max(scores)
+        tied = [i for i, s in enumerate(scores) if s == best]
+        return nodes[tied[0] if len(tied) == 1 else tied[self.rng.randrange(len(tied))]].name
 
 
 class SchedulingError(Exception):

@@ -12,7 +12,7 @@ generation and moves its name to the end of ``_recent``. ``update_snapshot`` wal
 from the end and clones only nodes newer than the snapshot's generation -- after one bind,
 that is one node, not 5,000. Node additions and removals rebuild the node list; a change to a
 node hosting pods with (anti-)affinity rebuilds the short affinity lists. The snapshot also
-keeps counters (cordoned nodes, nodes with PreferNoSchedule taints) that let plugins skip
+keeps counters (cordoned nodes, tainted nodes, nodes with PreferNoSchedule taints) that let plugins skip
 whole phases when they cannot matter.
 """
 from __future__ import annotations
@@ -34,7 +34,8 @@ class Snapshot:
     clones the NodeInfos it experiments on."""
 
     __slots__ = ("node_infos", "node_list", "_index", "_with_affinity", "_with_required_anti_affinity",
-                 "generation", "structure_generation", "unschedulable_nodes", "prefer_no_schedule_nodes")
+                 "generation", "structure_generation", "unschedulable_nodes", "prefer_no_schedule_nodes",
+                 "tainted_nodes")
 
     def __init__(self) -> None:
         self.node_infos: dict[str, NodeInfo] = {}
@@ -46,6 +47,7 @@ class Snapshot:
         self.structure_generation = -1
         self.unschedulable_nodes = 0
         self.prefer_no_schedule_nodes = 0
+        self.tainted_nodes = 0  # nodes with NoSchedule/NoExecute taints
 
     def list(self) -> list[NodeInfo]:
         return self.node_list
@@ -76,6 +78,7 @@ class Snapshot:
         self._index = {n.name: i for i, n in enumerate(self.node_list)}
         self.unschedulable_nodes = sum(1 for n in self.node_list if n.unschedulable)
         self.prefer_no_schedule_nodes = sum(1 for n in self.node_list if n.prefer_no_schedule)
+        self.tainted_nodes = sum(1 for n in self.node_list if n.hard_taints)
 
     def _rebuild_affinity(self) -> None:
         self._with_affinity = [n for n in self.node_list if n.pods_with_affinity]
@@ -257,6 +260,7 @@ class Cache:
                 snap.node_list[snap._index[name]] = clone
                 snap.unschedulable_nodes += clone.unschedulable - old.unschedulable
                 snap.prefer_no_schedule_nodes += clone.prefer_no_schedule - old.prefer_no_schedule
+                snap.tainted_nodes += clone.hard_taints - old.hard_taints
         snap.generation = newest
         if restructure:
             # Keep the cache's node order (creation order), so cycles walk nodes predictably.

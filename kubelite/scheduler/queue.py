@@ -440,9 +440,9 @@ class SchedulingQueue:
     def nominated_node(self, key: str) -> str | None:
         return self._nominated_node.get(key)
 
-    @property
-    def has_nominations(self) -> bool:
-        return bool(self._nominated)
+    def nominated_node_names(self) -> Any:
+        """The nodes that have nominated pods (a live view: do not hold on to it)."""
+        return self._nominated.keys()
 
 
 def _scheduling_relevant_change(old: PodInfo, new: PodInfo) -> bool:

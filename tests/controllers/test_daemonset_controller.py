@@ -6,10 +6,21 @@ import pytest
 
 from kubelite.client import CONTROLLERREVISIONS, DAEMONSETS, NODES
 from kubelite.controllers import nodefit
-from kubelite.controllers.daemonset import DaemonSetController, plan_rolling_update, rolling_params
+from kubelite.controllers.daemonset import (
+    DaemonSetController,
+    plan_rolling_update,
+    rolling_params,
+)
 from tests.inprocess import api_client
 
-from .workloads import eventually, list_pods, reap_terminating, running, set_pod_phase, template
+from .workloads import (
+    eventually,
+    list_pods,
+    reap_terminating,
+    running,
+    set_pod_phase,
+    template,
+)
 
 
 def node(name, labels=None, taints=None):
@@ -57,7 +68,7 @@ def _pod(name, h, ready=True):
 
 def test_rolling_update_plan():
     import datetime as dt
-    now = dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
     ds = {"spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%"}}}}
     assert rolling_params(ds, 10) == (0, 3)  # 2.5 rounds up for DaemonSets
     nodes = {f"n{i}": [_pod(f"p{i}", "old")] for i in range(5)}

@@ -3,12 +3,18 @@ plays kubelet by marking pods Running and Ready."""
 from __future__ import annotations
 
 from kubelite.client import DEPLOYMENTS, EVENTS, REPLICASETS
-from kubelite.controllers.deployment import DeploymentController
-from kubelite.controllers.deployment import util
+from kubelite.controllers.deployment import DeploymentController, util
 from kubelite.controllers.replicaset import ReplicaSetController
 from tests.inprocess import api_client
 
-from .workloads import deployment, eventually, list_pods, reap_terminating, running, set_pod_phase
+from .workloads import (
+    deployment,
+    eventually,
+    list_pods,
+    reap_terminating,
+    running,
+    set_pod_phase,
+)
 
 
 async def _rss(client, name):
@@ -142,3 +148,23 @@ async def test_recreate_and_scale_and_pause(tmp_path):
             pods = await list_pods(client, "app=db")
             assert all(p["metadata"].get("annotations", {}).get("kubectl.kubernetes.io/restartedAt") for p in pods)
             assert len(pods) == 4
+
+
+async def test_progress_deadline_exceeded_with_fake_clock(tmp_path):
+    import datetime as dt
+
+    from kubelite.client import FakeClock
+    clock = FakeClock(wall_start=dt.datetime.now(dt.timezone.utc))
+    async with api_client(tmp_path) as (_, client):
+        async with running(client, DeploymentController, ReplicaSetController, clock=clock):
+            await client.create(DEPLOYMENTS, deployment("stuck", 2, progressDeadlineSeconds=30))
+
+            async def progressing(reason):
+                d = await client.get(DEPLOYMENTS, "stuck", namespace="default")
+                c = {c["type"]: c for c in (d.get("status") or {}).get("conditions", [])}.get("Progressing", {})
+                return c if c.get("reason") == reason else None
+            # NewReplicaSetCreated, then ReplicaSetUpdated once the pods exist (none become ready).
+            await eventually(lambda: progressing("ReplicaSetUpdated"), what="progressing", clock=clock)
+            await clock.advance(31)  # pods never become ready
+            c = await eventually(lambda: progressing("ProgressDeadlineExceeded"), what="deadline", clock=clock)
+            assert c["status"] == "False" and c["message"].endswith("has timed out progressing.")

@@ -9,8 +9,9 @@ import pytest
 from kubelite.controllers.endpoints import (apiserver_port, compute_subsets, desired_labels, find_port,
                                             kubernetes_subsets, services_for_pod, should_pod_be_in_endpoints,
                                             subsets_equal)
-from kubelite.controllers.endpointslice import (CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
-                                                desired_groups, kubernetes_slice, reconcile, slice_labels)
+from kubelite.controllers.endpointslice import (CONTROLLER_NAME, MANAGED_BY_LABEL, MIRROR_CONTROLLER_NAME,
+                                                SERVICE_NAME_LABEL, desired_groups, kubernetes_slice, mirror_groups,
+                                                mirror_labels, reconcile, slice_labels)
 
 Obj = dict[str, Any]
 
@@ -251,3 +252,19 @@ def test_reconcile_is_a_fixed_point() -> None:
     key = ("IPv4", (("http", 8080, "TCP", ""),))
     groups = {key: ([{"name": "http", "port": 8080, "protocol": "TCP"}], [_ep(i) for i in range(10)])}
     assert reconcile(svc, existing, groups) == ([], [], [])
+
+
+def test_mirror_groups_from_hand_written_endpoints() -> None:
+    ep = {"metadata": {"name": "ext", "labels": {"team": "a", "endpointslice.kubernetes.io/skip-mirror": "false"}},
+          "subsets": [{"addresses": [{"ip": "192.168.1.2", "hostname": "db"}], "notReadyAddresses": [{"ip": "fd00::2"}],
+                       "ports": [{"name": "pg", "port": 5432}]}]}
+    groups = mirror_groups(ep)
+    v4 = groups[("IPv4", (("pg", 5432, "TCP", ""),))]
+    v6 = groups[("IPv6", (("pg", 5432, "TCP", ""),))]
+    assert v4 == ([{"name": "pg", "port": 5432, "protocol": "TCP"}],
+                  [{"addresses": ["192.168.1.2"], "conditions": {"ready": True}, "hostname": "db"}])
+    assert v6[1] == [{"addresses": ["fd00::2"], "conditions": {"ready": False}}]
+    assert mirror_labels(ep) == {"team": "a", SERVICE_NAME_LABEL: "ext", MANAGED_BY_LABEL: MIRROR_CONTROLLER_NAME}
+    owner = {"apiVersion": "v1", "kind": "Endpoints", "name": "ext", "uid": "ep-uid"}
+    create, _, _ = reconcile(mksvc("ext", selector={}), [], groups, labels=mirror_labels(ep), owner=owner)
+    assert len(create) == 2 and all(c["metadata"]["ownerReferences"] == [owner] for c in create)

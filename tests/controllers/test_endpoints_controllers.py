@@ -6,7 +6,8 @@ from pathlib import Path
 from kubelite.client import ENDPOINTS, ENDPOINTSLICES, NAMESPACES, PODS, SERVICEACCOUNTS, SERVICES
 from kubelite.client import Client, ResourceRef
 from kubelite.controllers.endpoints import EndpointsController
-from kubelite.controllers.endpointslice import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, EndpointSliceController
+from kubelite.controllers.endpointslice import (MANAGED_BY_LABEL, SERVICE_NAME_LABEL, EndpointSliceController,
+                                                EndpointSliceMirroringController)
 from kubelite.controllers.serviceaccount import ServiceAccountController
 from tests.controllers.infra_harness import eventually, get_or_none, pod, run_controllers, set_status
 from tests.inprocess import api_client
@@ -93,3 +94,29 @@ async def test_default_service_account_created_and_recreated(tmp_path: Path) -> 
             await client.delete(SERVICEACCOUNTS, "default", namespace="team-a")
             await eventually(lambda: get_or_none(client, SERVICEACCOUNTS, "default", "team-a"),
                              what="default SA recreated")
+
+
+async def test_selectorless_service_endpoints_are_mirrored(tmp_path: Path) -> None:
+    async with api_client(tmp_path) as (_, client):
+        async with run_controllers(client, EndpointsController, EndpointSliceController,
+                                   EndpointSliceMirroringController):
+            await client.create(SERVICES, {"metadata": {"name": "ext", "namespace": "default"},
+                                           "spec": {"ports": [{"name": "pg", "port": 5432}]}})
+            ep = await client.create(ENDPOINTS, {"metadata": {"name": "ext", "namespace": "default"},
+                                                 "subsets": [{"addresses": [{"ip": "192.168.1.2"}],
+                                                              "ports": [{"name": "pg", "port": 5432}]}]})
+
+            async def mirrored() -> object:
+                items = (await client.list(ENDPOINTSLICES, namespace="default",
+                                           label_selector={SERVICE_NAME_LABEL: "ext"})).items
+                return items if len(items) == 1 and items[0].get("endpoints") else None
+            (sl,) = await eventually(mirrored, what="mirrored slice")
+            assert sl["metadata"]["labels"][MANAGED_BY_LABEL] == "endpointslicemirroring-controller.k8s.io"
+            assert sl["metadata"]["ownerReferences"][0]["uid"] == ep["metadata"]["uid"]
+            assert sl["endpoints"] == [{"addresses": ["192.168.1.2"], "conditions": {"ready": True}}]
+            # The hand-written Endpoints are left alone by the endpoints controller.
+            assert (await client.get(ENDPOINTS, "ext", namespace="default"))["subsets"] == ep["subsets"]
+            # The kubernetes Service is never mirrored.
+            items = (await client.list(ENDPOINTSLICES, namespace="default",
+                                       label_selector={SERVICE_NAME_LABEL: "kubernetes"})).items
+            assert all(i["metadata"]["labels"].get(MANAGED_BY_LABEL) is None for i in items)

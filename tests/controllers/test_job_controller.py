@@ -5,14 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 from kubelite.client import JOBS, PODS, FakeClock
-from kubelite.controllers.job import (TRACKING_FINALIZER, JobController, backoff_delay, format_indexes,
-                                      job_pod_template, parse_indexes, plan)
+from kubelite.controllers.job import (
+    TRACKING_FINALIZER,
+    JobController,
+    backoff_delay,
+    format_indexes,
+    job_pod_template,
+    parse_indexes,
+    plan,
+)
 from tests.inprocess import api_client
 
 from .workloads import eventually, list_pods, running, set_pod_phase, template
 
 OPTS = {"job_pod_failure_backoff": 0}
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def job(name="pi", **spec):
@@ -130,7 +137,7 @@ async def test_indexed_job(tmp_path):
 
 
 async def test_deadline_suspend_and_ttl_with_fake_clock(tmp_path):
-    clock = FakeClock(wall_start=dt.datetime.now(dt.timezone.utc))
+    clock = FakeClock(wall_start=dt.datetime.now(dt.UTC))
     async with api_client(tmp_path) as (_, client):
         async with running(client, JobController, clock=clock, options=OPTS):
             await client.create(JOBS, job(activeDeadlineSeconds=30, ttlSecondsAfterFinished=60, parallelism=1))
@@ -140,7 +147,7 @@ async def test_deadline_suspend_and_ttl_with_fake_clock(tmp_path):
             async def failed():
                 s = await _status(client)
                 return s if _cond(s, "Failed") else None
-            s = await eventually(failed, what="DeadlineExceeded")
+            s = await eventually(failed, what="DeadlineExceeded", clock=clock)
             assert _cond(s, "Failed")["reason"] == "DeadlineExceeded"
 
             await clock.advance(61)
@@ -151,18 +158,18 @@ async def test_deadline_suspend_and_ttl_with_fake_clock(tmp_path):
                 except Exception as e:  # noqa: BLE001
                     return getattr(e, "code", None) == 404
                 return False
-            await eventually(gone, what="ttl deletion")
+            await eventually(gone, what="ttl deletion", clock=clock)
 
             await client.create(JOBS, job("sleepy", suspend=True))
 
             async def suspended():
                 s = await _status(client, "sleepy")
                 return s if (_cond(s, "Suspended") or {}).get("status") == "True" else None
-            s = await eventually(suspended, what="Suspended")
+            s = await eventually(suspended, what="Suspended", clock=clock)
             assert _cond(s, "Suspended")["reason"] == "JobSuspended"
             assert await list_pods(client, "job-name=sleepy") == []
             await client.patch(JOBS, "sleepy", {"spec": {"suspend": False}}, namespace="default")
-            await eventually(lambda: _n_pods(client, "job-name=sleepy", 1), what="resumed pod")
+            await eventually(lambda: _n_pods(client, "job-name=sleepy", 1), what="resumed pod", clock=clock)
             s = await _status(client, "sleepy")
             assert _cond(s, "Suspended")["status"] == "False"
 

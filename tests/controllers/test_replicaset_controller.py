@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 from kubelite.client import EVENTS, PODS, REPLICASETS, REPLICATIONCONTROLLERS
-from kubelite.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+from kubelite.controllers.replicaset import (
+    ReplicaSetController,
+    ReplicationControllerController,
+)
 from tests.inprocess import api_client
 
-from .workloads import eventually, list_pods, replicaset, running, set_pod_phase, template
+from .workloads import (
+    eventually,
+    list_pods,
+    replicaset,
+    running,
+    set_pod_phase,
+    template,
+)
 
 
 async def test_replicaset_creates_scales_and_replaces(tmp_path):

@@ -3,11 +3,29 @@ from __future__ import annotations
 
 import asyncio
 
-from kubelite.client import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
-from kubelite.controllers.statefulset import StatefulSetController, new_pod, ordinal_of, uses_revision
+from kubelite.client import (
+    CONTROLLERREVISIONS,
+    PERSISTENTVOLUMECLAIMS,
+    PODS,
+    STATEFULSETS,
+)
+from kubelite.controllers.statefulset import (
+    StatefulSetController,
+    new_pod,
+    ordinal_of,
+    uses_revision,
+)
 from tests.inprocess import api_client
 
-from .workloads import eventually, list_pods, names, reap_terminating, running, set_pod_phase, template
+from .workloads import (
+    eventually,
+    list_pods,
+    names,
+    reap_terminating,
+    running,
+    set_pod_phase,
+    template,
+)
 
 
 def sts(name="web", replicas=3, **spec):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 from kubelite.client import PODS, Client, SharedInformerFactory
-from kubelite.client.clock import Clock, REAL_CLOCK
+from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.controllers.base import Controller, ControllerContext
 
 Obj = dict[str, Any]
@@ -66,8 +66,9 @@ async def reap_terminating(client: Client, selector: str | None = None) -> int:
 
 
 async def eventually(fn: Callable[[], Awaitable[Any]], *, timeout: float = 8.0, interval: float = 0.02,
-                     what: str = "condition") -> Any:
-    """Poll ``fn`` until it returns something truthy (and return it)."""
+                     what: str = "condition", clock: Any = None) -> Any:
+    """Poll ``fn`` until it returns something truthy (and return it). With a FakeClock, each
+    poll lets 10 ms of fake time pass, so rate-limited retries (5 ms, 10 ms, ...) still fire."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
     while True:
@@ -77,6 +78,8 @@ async def eventually(fn: Callable[[], Awaitable[Any]], *, timeout: float = 8.0, 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
         await asyncio.sleep(interval)
+        if clock is not None:
+            await clock.advance(0.01)
 
 
 async def list_pods(client: Client, selector: str | None = None, active_only: bool = True) -> list[Obj]:
@@ -105,7 +108,7 @@ async def running(client: Client, *controller_classes: type[Controller], clock: 
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await factory.stop()
-        for rec in ctx._recorders.values():  # noqa: SLF001
+        for rec in ctx._recorders.values():
             await rec.stop(1.0)
 
 
@@ -114,4 +117,4 @@ def names(objs: Iterable[Obj]) -> list[str]:
 
 
 def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)

@@ -12,7 +12,8 @@ has timed out progressing."`` -- which ``kubectl rollout status`` reports as an 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from kubelite.controllers.deployment import util
 from kubelite.controllers.podcontrol import get_condition, name_of, parse_ts
@@ -38,7 +39,7 @@ def timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime)
 def rollout_status(all_rss: Sequence[Mapping[str, Any] | None], new_rs: Mapping[str, Any] | None,
                    d: Mapping[str, Any], now: dt.datetime) -> tuple[Obj, float | None]:
     """(new status, seconds until the deadline should be re-checked or None)."""
-    stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     status = util.calculate_status(all_rss, new_rs, d, stamp)
     if not util.has_progress_deadline(d):
         util.remove_condition(status, "Progressing")

@@ -9,7 +9,8 @@ created with 3 replicas. Called by the deployment controller's ``sync``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kubelite.controllers.deployment import util
 from kubelite.controllers.podcontrol import is_pod_terminal, uid_of
@@ -35,7 +36,7 @@ def old_pods_running(new_rs: Mapping[str, Any] | None, old_rss: Sequence[Mapping
     return False
 
 
-async def rollout_recreate(dc: "DeploymentController", d: Obj, rss: list[Obj],
+async def rollout_recreate(dc: DeploymentController, d: Obj, rss: list[Obj],
                            pods_by_rs: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
     new_rs, old_rss = await dc.get_all_rss_and_sync_revision(d, rss, create=False)
     all_rss: list[Obj] = [*old_rss, *([new_rs] if new_rs is not None else [])]

@@ -11,7 +11,8 @@ Events: ``DeploymentRollback`` "Rolled back deployment "web" to revision 2",
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from kubelite.client import DEPLOYMENTS, NORMAL, WARNING, copy_object
 from kubelite.controllers.deployment import util
@@ -48,7 +49,7 @@ def rolled_back(d: Mapping[str, Any], rs: Mapping[str, Any]) -> Obj:
     return out
 
 
-async def rollback(dc: "DeploymentController", d: Obj, rss: list[Obj]) -> None:
+async def rollback(dc: DeploymentController, d: Obj, rss: list[Obj]) -> None:
     target = rollback_to(d)
     new_rs, old_rss = await dc.get_all_rss_and_sync_revision(d, rss, create=True)
     all_rss = [*old_rss, *([new_rs] if new_rs is not None else [])]
@@ -75,6 +76,6 @@ async def rollback(dc: "DeploymentController", d: Obj, rss: list[Obj]) -> None:
     await _clear(dc, d)
 
 
-async def _clear(dc: "DeploymentController", d: Obj) -> None:
+async def _clear(dc: DeploymentController, d: Obj) -> None:
     await dc.client.patch(DEPLOYMENTS, name_of(d), {"metadata": {"annotations": {util.ROLLBACK_TO: None}}},
                           namespace=meta(d).get("namespace"))

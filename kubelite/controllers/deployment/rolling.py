@@ -25,8 +25,9 @@ with hypothesis); ``rollout_rolling`` applies it through the controller.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kubelite.controllers.deployment import util
 from kubelite.controllers.podcontrol import creation_key, name_of
@@ -47,7 +48,7 @@ class RSView:
     created: str = ""
 
     @classmethod
-    def of(cls, rs: Mapping[str, Any]) -> "RSView":
+    def of(cls, rs: Mapping[str, Any]) -> RSView:
         return cls(name_of(rs), util.replicas_of(rs), int((rs.get("status") or {}).get("availableReplicas") or 0),
                    creation_key(rs)[0])
 
@@ -118,7 +119,7 @@ def plan_step(replicas: int, surge: int, unavailable: int, new: RSView,
     return None, old_rs_targets(replicas, min(unavailable, replicas), new, olds)
 
 
-async def rollout_rolling(dc: "DeploymentController", d: Obj, rss: list[Obj]) -> None:
+async def rollout_rolling(dc: DeploymentController, d: Obj, rss: list[Obj]) -> None:
     new_rs, old_rss = await dc.get_all_rss_and_sync_revision(d, rss, create=True)
     all_rss: list[Obj] = [*old_rss, *([new_rs] if new_rs is not None else [])]
     replicas = util.replicas_of(d)

@@ -21,21 +21,38 @@ Started by the controller manager.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from kubelite.client import (DEPLOYMENTS, NORMAL, PODS, REPLICASETS, WARNING, copy_object, is_already_exists,
-                             is_not_found)
-from kubelite.client.informer import object_key
+from kubelite.client import (
+    DEPLOYMENTS,
+    NORMAL,
+    PODS,
+    REPLICASETS,
+    WARNING,
+    copy_object,
+    is_already_exists,
+    is_not_found,
+)
+from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.deployment import progress, util
 from kubelite.controllers.deployment.recreate import rollout_recreate
 from kubelite.controllers.deployment.rollback import rollback, rollback_to
 from kubelite.controllers.deployment.rolling import rollout_rolling
 from kubelite.controllers.podcontrol import (
-    claim, controller_ref, ensure_index, index_by_namespace, is_deleting, labels_of, meta, name_of,
-    owner_reference, uid_of, write_status,
+    claim,
+    controller_ref,
+    ensure_index,
+    index_by_namespace,
+    is_deleting,
+    labels_of,
+    meta,
+    name_of,
+    owner_reference,
+    uid_of,
+    write_status,
 )
-from kubelite.client.informer import index_by_controller_uid
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
 log = logging.getLogger(__name__)
@@ -239,7 +256,7 @@ class DeploymentController(Controller):
         already_exists = False
         try:
             created = await self.client.create(REPLICASETS, new_rs)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if is_already_exists(e):
                 found = self.rs_informer.get(f"{meta(d).get('namespace')}/{name_of(new_rs)}")
                 if found is None:
@@ -328,10 +345,10 @@ class DeploymentController(Controller):
             return new_rs, out
         if util.is_rolling(d):
             sizes = util.proportional_sizes(d, [*old_rss, *([new_rs] if new_rs else [])])
-            for rs in util.active([*old_rss, new_rs]):
-                size = sizes.get(name_of(rs))
+            for active_rs in util.active([*old_rss, new_rs]):
+                size = sizes.get(name_of(active_rs))
                 if size is not None:
-                    _, stored = await self.scale_replica_set(dict(rs), size, d)
+                    _, stored = await self.scale_replica_set(dict(active_rs), size, d)
                     new_rs, old_rss = self._swap(new_rs, old_rss, stored)
         return new_rs, old_rss
 
@@ -358,7 +375,7 @@ class DeploymentController(Controller):
             try:
                 await self.client.delete(REPLICASETS, name_of(rs), namespace=meta(rs).get("namespace"),
                                          preconditions={"uid": uid_of(rs)})
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not is_not_found(e):
                     raise
 

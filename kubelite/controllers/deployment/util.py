@@ -23,9 +23,16 @@ old 8 * 25/13 = 15.38 -> 15 (+7), new 5 * 25/13 = 9.6 -> 10 (+5): 15 + 10 = 25.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from kubelite.controllers.podcontrol import controller_ref, creation_key, meta, name_of, uid_of
+from kubelite.controllers.podcontrol import (
+    controller_ref,
+    creation_key,
+    meta,
+    name_of,
+    uid_of,
+)
 from kubelite.controllers.revisions import compute_hash
 
 Obj = dict[str, Any]
@@ -325,7 +332,7 @@ def find_active_or_latest(new_rs: Mapping[str, Any] | None,
 
 def round_half_away(x: float) -> int:
     """Go's ``math.Round``: halves away from zero (Python's round() goes to even)."""
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
 def rs_fraction(rs: Mapping[str, Any], d: Mapping[str, Any]) -> int:

@@ -68,7 +68,11 @@ class Status:
 
     @classmethod
     def as_error(cls, err: BaseException, plugin: str = "") -> "Status":
-        return cls(Code.ERROR, str(err) or type(err).__name__, plugin=plugin, error=err)
+        # API errors carry the server's message; their str() adds code and reason.
+        msg = getattr(err, "message", None)
+        if not isinstance(msg, str) or not msg:
+            msg = str(err) or type(err).__name__
+        return cls(Code.ERROR, msg, plugin=plugin, error=err)
 
     def with_plugin(self, plugin: str) -> "Status":
         if self.plugin == plugin:
@@ -309,6 +313,16 @@ class FilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class BatchFilterPlugin(FilterPlugin, Protocol):
+    """Optional: a Filter plugin may also filter many nodes in one call. Same semantics as
+    ``[filter(state, pod, n) for n in nodes]``; it exists because a Python call per (pod,
+    node) pair is most of a cycle's cost at 5,000 nodes, and a list comprehension with the
+    arithmetic inlined is several times cheaper."""
+
+    def filter_nodes(self, state: CycleState, pod: "PodInfo", nodes: list["NodeInfo"]) -> list[Status | None]: ...
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     def post_filter(self, state: CycleState, pod: "PodInfo",
                     statuses: dict[str, Status]) -> tuple[PostFilterResult | None, Status | None]:
@@ -324,6 +338,13 @@ class PreScorePlugin(Plugin, Protocol):
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: "PodInfo", node: "NodeInfo") -> int: ...
+
+
+@runtime_checkable
+class BatchScorePlugin(ScorePlugin, Protocol):
+    """Optional, like ``BatchFilterPlugin``: ``[score(state, pod, n) for n in nodes]`` in one call."""
+
+    def score_nodes(self, state: CycleState, pod: "PodInfo", nodes: list["NodeInfo"]) -> list[int]: ...
 
 
 @runtime_checkable

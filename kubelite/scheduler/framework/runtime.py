@@ -134,6 +134,9 @@ class Framework:
                             if callable(getattr(p, "pre_filter_extensions", None))]
         self._extensions = [(n, e) for n, e in self._extensions if e is not None]
         self._all_filters: tuple[tuple[str, FilterFn], ...] = tuple((p.name, p.filter) for p in self.filter_plugins)
+        # Optional many-nodes-at-once forms (BatchFilterPlugin / BatchScorePlugin).
+        self.batch_filters: dict[str, Callable[..., list[Status | None]]] = {
+            p.name: p.filter_nodes for p in self.filter_plugins if callable(getattr(p, "filter_nodes", None))}
         self.waiting_pods: dict[str, WaitingPod] = {}
 
     # -- Handle -----------------------------------------------------------------------------
@@ -325,26 +328,34 @@ class Framework:
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         """Weighted sum of every Score plugin's normalised scores, parallel to ``nodes``.
         Raises ``ScoreError`` if a plugin fails or normalises out of 0..100."""
-        totals = [0] * len(nodes)
+        totals: list[int] | None = None
         skip = state.skip_score
         for p in self.score_plugins:
             name = p.name
             if name in skip:
                 continue
             fn = p.score
+            batch = getattr(p, "score_nodes", None)
             try:
-                scores = [fn(state, pod, n) for n in nodes]
+                scores = batch(state, pod, nodes) if batch is not None else [fn(state, pod, n) for n in nodes]
                 normalize = getattr(p, "normalize_score", None)
                 if normalize is not None:
                     normalize(state, pod, nodes, scores)
             except Exception as e:
                 raise ScoreError(Status.as_error(e, name)) from e
+            if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
+                i, s = next((i, s) for i, s in enumerate(scores) if not MIN_NODE_SCORE <= s <= MAX_NODE_SCORE)
+                raise ScoreError(Status(Code.ERROR, f"plugin {name!r} returned an invalid score {s} for node "
+                                                    f"{nodes[i].name!r}: must be in [0, 100]", plugin=name))
             weight = self.weights.get(name, 1)
-            for i, s in enumerate(scores):
-                if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE:
-                    raise ScoreError(Status(Code.ERROR, f"plugin {name!r} returned an invalid score {s} for node "
-                                                        f"{nodes[i].name!r}: must be in [0, 100]", plugin=name))
-                totals[i] += s * weight
+            if totals is None:
+                totals = list(scores) if weight == 1 else [s * weight for s in scores]
+            elif weight == 1:
+                totals = [t + s for t, s in zip(totals, scores)]
+            else:
+                totals = [t + s * weight for t, s in zip(totals, scores)]
+        if totals is None:
+            totals = [0] * len(nodes)
         return totals
 
     # -- reserve / permit / bind ------------------------------------------------------------

@@ -250,7 +250,7 @@ class NodeInfo:
         "node", "name", "labels", "taints", "unschedulable", "alloc_cpu", "alloc_mem", "alloc_eph",
         "alloc_pods", "alloc_scalar", "pods", "pods_with_affinity", "pods_with_required_anti_affinity",
         "req_cpu", "req_mem", "req_eph", "req_scalar", "nz_cpu", "nz_mem", "used_ports", "generation",
-        "prefer_no_schedule",
+        "prefer_no_schedule", "hard_taints",
     )
 
     def __init__(self, node: dict[str, Any] | None = None, name: str = "") -> None:
@@ -260,6 +260,7 @@ class NodeInfo:
         self.taints: tuple[Taint, ...] = ()
         self.unschedulable = False
         self.prefer_no_schedule = False
+        self.hard_taints = False
         self.alloc_cpu = self.alloc_mem = self.alloc_eph = self.alloc_pods = 0
         self.alloc_scalar: dict[str, int] = {}
         self.pods: dict[str, PodInfo] = {}
@@ -283,6 +284,7 @@ class NodeInfo:
         self.taints = parse_taints(spec.get("taints"))
         self.unschedulable = bool(spec.get("unschedulable"))
         self.prefer_no_schedule = any(t.effect == TAINT_PREFER_NO_SCHEDULE for t in self.taints)
+        self.hard_taints = any(t.effect != TAINT_PREFER_NO_SCHEDULE for t in self.taints)
         alloc = resource_list((node.get("status") or {}).get("allocatable"))
         self.alloc_cpu = alloc.pop(CPU, 0)
         self.alloc_mem = alloc.pop(MEMORY, 0)
@@ -353,6 +355,7 @@ class NodeInfo:
         out.taints = self.taints
         out.unschedulable = self.unschedulable
         out.prefer_no_schedule = self.prefer_no_schedule
+        out.hard_taints = self.hard_taints
         out.alloc_cpu, out.alloc_mem, out.alloc_eph, out.alloc_pods = (
             self.alloc_cpu, self.alloc_mem, self.alloc_eph, self.alloc_pods)
         out.alloc_scalar = self.alloc_scalar

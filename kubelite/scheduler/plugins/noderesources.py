@@ -30,12 +30,14 @@ from kubelite.scheduler.framework.interface import (
     Status,
 )
 from kubelite.scheduler.framework.types import CPU, EPHEMERAL_STORAGE, MEMORY, NodeInfo, PodInfo, resource_list
+from kubelite.scheduler.plugins.helper import GenerationMemo
 
 FIT = "NodeResourcesFit"
 BALANCED = "NodeResourcesBalancedAllocation"
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
 TOO_MANY_PODS = "Too many pods"
+_MISS = object()
 
 
 def _insufficient(name: str) -> str:
@@ -83,6 +85,11 @@ def _most(requested: int, capacity: int) -> int:
     return requested * 100 // capacity
 
 
+def _cluster_size(handle: Any, nodes: list[NodeInfo]) -> int:
+    snap = handle.snapshot() if handle is not None else None
+    return max(len(snap.list()) if snap is not None else 0, len(nodes))
+
+
 class Fit:
     """NodeResourcesFit. Args (all optional): ``ignoredResources``, ``ignoredResourceGroups``,
     ``scoringStrategy: {type: LeastAllocated|MostAllocated, resources: [{name, weight}]}``."""
@@ -102,6 +109,9 @@ class Fit:
         # The default (cpu, memory, weight 1 each) gets an inlined fast path.
         self._default = self.resources == [(CPU, 1), (MEMORY, 1)]
         self._fn = _least if self.strategy == LEAST_ALLOCATED else _most
+        self.handle = handle
+        self._filter_memo = GenerationMemo()
+        self._score_memo = GenerationMemo()
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         # Fast path first: this runs for every (pod, node) pair.
@@ -113,6 +123,41 @@ class Fit:
         if not reasons:
             return None
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE if unresolvable else Code.UNSCHEDULABLE, *reasons)
+
+    def _cluster_size(self, nodes: list[NodeInfo]) -> int:
+        return _cluster_size(self.handle, nodes)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[Status | None]:
+        """``filter`` over many nodes (BatchFilterPlugin), memoised per node generation: the
+        result depends only on the node and the pod's requests."""
+        if pod.scalar:
+            return [self.filter(state, pod, n) for n in nodes]
+        cpu, mem, eph = pod.cpu, pod.mem, pod.eph
+        memo = self._filter_memo.table((cpu, mem, eph), self._cluster_size(nodes))
+        get = memo.get
+        out = [get(n.generation, _MISS) for n in nodes]
+        if _MISS in out:
+            slow = self.filter
+            for i, n in enumerate(nodes):
+                if out[i] is _MISS:
+                    st = (None if (len(n.pods) < n.alloc_pods and cpu + n.req_cpu <= n.alloc_cpu
+                                   and mem + n.req_mem <= n.alloc_mem and eph + n.req_eph <= n.alloc_eph)
+                          else slow(state, pod, n))
+                    memo[n.generation] = out[i] = st
+        return out  # type: ignore[return-value]
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """``score`` over many nodes (BatchScorePlugin), memoised per node generation."""
+        memo = self._score_memo.table((pod.nz_cpu, pod.nz_mem, pod.eph, tuple(pod.scalar.items())),
+                                       self._cluster_size(nodes))
+        get = memo.get
+        out = [get(n.generation, -1) for n in nodes]
+        if -1 in out:
+            score = self.score
+            for i, n in enumerate(nodes):
+                if out[i] == -1:
+                    memo[n.generation] = out[i] = score(state, pod, n)
+        return out  # type: ignore[return-value]
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if self._default and self.strategy == LEAST_ALLOCATED:
@@ -174,11 +219,25 @@ class BalancedAllocation:
         resources = args.get("resources") or [{"name": CPU}, {"name": MEMORY}]
         self.resources = [str(r["name"]) for r in resources]
         self._default = self.resources == [CPU, MEMORY]
+        self.handle = handle
+        self._memo = GenerationMemo()
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
         if not pod.cpu and not pod.mem and not pod.scalar:
             return SKIP
         return None
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """``score`` over many nodes (BatchScorePlugin), memoised per node generation."""
+        memo = self._memo.table((pod.cpu, pod.mem, pod.eph, tuple(pod.scalar.items())), _cluster_size(self.handle, nodes))
+        get = memo.get
+        out = [get(n.generation, -1) for n in nodes]
+        if -1 in out:
+            score = self.score
+            for i, n in enumerate(nodes):
+                if out[i] == -1:
+                    memo[n.generation] = out[i] = score(state, pod, n)
+        return out  # type: ignore[return-value]
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if self._default:

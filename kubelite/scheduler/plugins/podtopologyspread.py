@@ -34,6 +34,7 @@ from kubelite.scheduler.framework.interface import (
 )
 from kubelite.scheduler.framework.terms import first_untolerated, pod_matches_node_selector_and_affinity
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
+from kubelite.scheduler.plugins.helper import GenerationMemo
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -90,6 +91,7 @@ def parse_constraints(pod: PodInfo, action: str) -> list[Constraint]:
 
 
 def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
+    """Pods on ``node`` in ``namespace``, not terminating, selected by ``selector``."""
     n = 0
     for p in node.pods.values():
         if p.namespace == namespace and not p.terminating and selector.matches(p.labels):
@@ -162,10 +164,11 @@ class _PreFilterState:
 
 
 class _PreScoreState:
-    __slots__ = ("constraints", "ignored", "pair_count", "weights")
+    __slots__ = ("constraints", "ignored", "pair_count", "weights", "counters")
 
     def __init__(self) -> None:
         self.constraints: list[Constraint] = []
+        self.counters: list[Callable[[NodeInfo], int]] = []
         self.ignored: set[str] = set()
         self.pair_count: dict[tuple[str, str], int] = {}
         self.weights: list[float] = []
@@ -183,6 +186,20 @@ class PodTopologySpread:
         self.default_constraints = (list(SYSTEM_DEFAULT_CONSTRAINTS) if self.system_defaulted
                                     else list(args.get("defaultConstraints") or ()))
         self.default_selector: Callable[[PodInfo], LabelSelector | None] | None = getattr(handle, "default_selector", None)
+        # Matching-pod counts per node generation: PreFilter/PreScore visit every node for
+        # every pod of a spread workload, and between two pods almost no node changes.
+        self._counts = GenerationMemo(max_tables=32)
+
+    def _counter(self, namespace: str, selector: LabelSelector) -> Callable[[NodeInfo], int]:
+        snap = self.handle.snapshot() if self.handle is not None else None
+        table = self._counts.table((namespace, selector), len(snap.list()) if snap is not None else 0)
+
+        def count(node: NodeInfo) -> int:
+            n = table.get(node.generation)
+            if n is None:
+                n = table[node.generation] = count_matching(node, selector, namespace)
+            return n  # type: ignore[return-value]
+        return count
 
     # -- filter -----------------------------------------------------------------------------
 
@@ -197,14 +214,15 @@ class PodTopologySpread:
         if not constraints:
             return None, SKIP
         s = _PreFilterState(constraints)
+        counters = [self._counter(pod.namespace, c.selector) for c in constraints]
         for node in self.handle.snapshot().list():
             if not _has_all_keys(node.labels, constraints):
                 continue
-            for c in constraints:
+            for c, count in zip(constraints, counters):
                 if not c.includes_node(pod, node):
                     continue
                 pair = (c.topology_key, node.labels[c.topology_key])
-                s.pair_count[pair] = s.pair_count.get(pair, 0) + count_matching(node, c.selector, pod.namespace)
+                s.pair_count[pair] = s.pair_count.get(pair, 0) + count(node)
         for (key, value), n in s.pair_count.items():
             s.domains[key] = s.domains.get(key, 0) + 1
             s.update_critical(key, value, n)
@@ -281,18 +299,19 @@ class PodTopologySpread:
         for i, c in enumerate(constraints):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME else sizes[i]
             s.weights.append(math.log(size + 2))
+        s.counters = [self._counter(pod.namespace, c.selector) for c in constraints]
         if any(c.topology_key != HOSTNAME for c in constraints):
             for node in all_nodes:
                 if require_all and not _has_all_keys(node.labels, constraints):
                     continue
-                for c in constraints:
+                for c, count in zip(constraints, s.counters):
                     if c.topology_key == HOSTNAME or c.topology_key not in node.labels:
                         continue  # Score only reads domains of nodes that carry the key
                     if not c.includes_node(pod, node):
                         continue
                     pair = (c.topology_key, node.labels[c.topology_key])
                     if pair in s.pair_count:
-                        s.pair_count[pair] += count_matching(node, c.selector, pod.namespace)
+                        s.pair_count[pair] += count(node)
         state.write(_PRE_SCORE_KEY, s)
         return None
 
@@ -306,7 +325,7 @@ class PodTopologySpread:
             if value is None:
                 continue
             if c.topology_key == HOSTNAME:
-                cnt = count_matching(node, c.selector, pod.namespace)
+                cnt = s.counters[i](node)
             else:
                 cnt = s.pair_count.get((c.topology_key, value), 0)
             total += cnt * s.weights[i] + (c.max_skew - 1)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubelite.scheduler.framework.interface import (
-    NODE, SKIP, UNSCHEDULED_POD, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, QueueingHint, Status,
-    unresolvable,
+    NODE, SKIP, UNSCHEDULED_POD, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult,
+    QueueingHint, Status, unresolvable,
 )
 from kubelite.scheduler.framework.terms import (
     TAINT_PREFER_NO_SCHEDULE, Toleration, first_untolerated, parse_taints, tolerates_taint,
@@ -37,6 +37,18 @@ class TaintToleration:
 
     def __init__(self, args: Any = None, handle: Any = None) -> None:
         self.handle = handle
+
+    def pre_filter(self, state: CycleState, pod: PodInfo,
+                   nodes: list[NodeInfo]) -> tuple[PreFilterResult | None, Status | None]:
+        # Not in kube (which has no TaintToleration PreFilter): with no NoSchedule/NoExecute
+        # taint anywhere in the snapshot the Filter cannot reject, so skip it.
+        snap = self.handle.snapshot() if self.handle is not None else None
+        if snap is not None and getattr(snap, "tainted_nodes", 1) == 0:
+            return None, SKIP
+        return None, None
+
+    def pre_filter_extensions(self) -> None:
+        return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.taints:

@@ -218,6 +218,8 @@ def _pvc_spec_without_mutables(spec: dict[str, Any], old_spec: dict[str, Any], *
     out = dict(spec)
     if not old_spec.get("volumeName"):
         out.pop("volumeName", None)  # the binder may set it once
+    if not old_spec.get("storageClassName"):
+        out.pop("storageClassName", None)  # a class may be set once on a claim without one (1.28+)
     if bound:
         res = dict(out.get("resources") or {})
         res.pop("requests", None)
