@@ -44,6 +44,17 @@ async def bootstrap(server: "ApiServer") -> None:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
     })
+    # Every authenticated user may ask what it is allowed to do (kubectl auth can-i / whoami).
+    await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterroles", {
+        "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "rules": [{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
+                  {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}],
+    })
+    await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterrolebindings", {
+        "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}],
+    })
     for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
         await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", {
             "metadata": {"name": name}, "value": value,

@@ -80,8 +80,8 @@ def make_app(api: ApiServer, token_authenticators: list[TokenAuthenticator] | No
         try:
             async for chunk in resp.stream:
                 await out.write(chunk)
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:
+            return out  # the client went away (kubectl -w interrupted): nothing to report
         finally:
             await resp.stream.aclose()  # type: ignore[attr-defined]
         with _suppress():

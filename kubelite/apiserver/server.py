@@ -18,6 +18,7 @@ import orjson
 import kubelite
 from kubelite.api.kinds import BUILTIN
 from kubelite.apiserver import admission, authz, crds, reviews, subresources
+from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.openapi import OpenAPIBuilder
@@ -121,6 +122,8 @@ class ApiServer:
             return self._public(path, req)
         if req.user.name == "system:anonymous":
             raise errors.unauthorized()
+        if _header(req, "Impersonate-User"):
+            req.user = await self._impersonate(req)
         segs = [s for s in path.split("/") if s]
         if not segs:
             return json_response({"paths": sorted(["/api", "/api/v1", "/apis", "/healthz", "/livez",
@@ -151,6 +154,27 @@ class ApiServer:
         if head == "openapi":
             return self._openapi(req, segs)
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+    async def _impersonate(self, req: ApiRequest) -> UserInfo:
+        """``kubectl --as``: act as another user if the caller may impersonate it (RBAC verb
+        ``impersonate`` on users, groups or serviceaccounts), as kube-apiserver does."""
+        name = _header(req, "Impersonate-User")
+        groups = _header_all(req, "Impersonate-Group")
+        caller = req.user
+        sa = name.split(":") if name.startswith("system:serviceaccount:") else None
+        if sa and len(sa) == 4:
+            checks = [("serviceaccounts", sa[2], sa[3])]
+            implied = ("system:serviceaccounts", f"system:serviceaccounts:{sa[2]}")
+        else:
+            checks = [("users", "", name)]
+            implied = ()
+        checks += [("groups", "", g) for g in groups]
+        for resource, ns, target in checks:
+            allowed, _ = await self.authorizer.authorize(Attributes(caller, "impersonate", "", resource, "", ns, target))
+            if not allowed:
+                raise StatusError(403, "Forbidden", f'{resource} "{target}" is forbidden: User "{caller.name}" cannot impersonate resource "{resource}" in API group "" at the cluster scope')
+        all_groups = tuple(dict.fromkeys((*groups, *implied, "system:authenticated")))
+        return UserInfo(name, all_groups, _header(req, "Impersonate-Uid"))
 
     def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
@@ -193,6 +217,19 @@ class ApiServer:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
         return await self.resources.handle(req, t)
+
+
+def _header(req: ApiRequest, name: str) -> str:
+    h = req.headers
+    return h.get(name) or h.get(name.lower()) or ""
+
+
+def _header_all(req: ApiRequest, name: str) -> list[str]:
+    getall = getattr(req.headers, "getall", None)
+    if getall is not None:
+        return list(getall(name, []))
+    v = _header(req, name)
+    return [v] if v else []
 
 
 def user_from_cert(subject_cn: str, orgs: list[str]) -> UserInfo:

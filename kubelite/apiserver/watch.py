@@ -132,10 +132,17 @@ class Subscription:
 
     async def next(self, timeout: float | None = None) -> Change | None:
         while True:
-            try:
-                item = await asyncio.wait_for(self.queue.get(), timeout) if timeout else await self.queue.get()
-            except asyncio.TimeoutError:
-                return None
+            if timeout:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+                # races with the queue delivering an item, and the cancelled watcher then runs on
+                # (a server whose components never stop); it also spares a task per call.
+                try:
+                    async with asyncio.timeout(timeout):
+                        item = await self.queue.get()
+                except TimeoutError:
+                    return None
+            else:
+                item = await self.queue.get()
             if isinstance(item, _End):
                 self.queue.put_nowait(item)  # stay ended for later calls
                 if item.error is not None:

@@ -61,8 +61,7 @@ class Algorithm:
         self.next_start_node_index = 0
         self.rng = rng or random.Random()
 
-    def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo, snapshot: object,
-                     nominator: object = None) -> ScheduleResult:
+    def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo, snapshot: object) -> ScheduleResult:
         """Pick a node for ``pod``. Raises ``FitError`` (no node fits) or ``NoNodesAvailable``;
         an Error status from a plugin raises ``SchedulingError``."""
         nodes: list[NodeInfo] = snapshot.list()  # type: ignore[attr-defined]
@@ -156,7 +155,7 @@ class Algorithm:
                 bf = batch.get(name)
                 try:
                     results = bf(state, pod, chunk) if bf is not None else [fn(state, pod, x) for x in chunk]
-                except Exception:  # noqa: BLE001 - rerun node by node: the runtime makes Error statuses
+                except Exception:  # rerun node by node: the runtime makes Error statuses
                     results = [fwk.run_filter(state, pod, x, ((name, fn),)) for x in chunk]
                 if not any(results):
                     continue  # every node passed this plugin (statuses are truthy, None is not)
@@ -184,8 +183,11 @@ class Algorithm:
         """The best-scoring node; ties broken uniformly at random (the distribution of kube's
         reservoir sampling, with one random draw)."""
         best = max(scores)
+        count = scores.count(best)
+        if count == len(scores):  # all tied (identical nodes): no need to list them
+            return nodes[self.rng.randrange(count)].name
         tied = [i for i, s in enumerate(scores) if s == best]
-        return nodes[tied[0] if len(tied) == 1 else tied[self.rng.randrange(len(tied))]].name
+        return nodes[tied[0] if count == 1 else tied[self.rng.randrange(count)]].name
 
 
 class SchedulingError(Exception):

@@ -17,12 +17,20 @@ whole phases when they cannot matter.
 """
 from __future__ import annotations
 
+import builtins
 import logging
 from typing import Any
 
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 
 log = logging.getLogger(__name__)
+
+
+def _scheduling_fields_differ(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a node update touches what NodeInfo derives from it."""
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return (om.get("labels") != nm.get("labels") or old.get("spec") != new.get("spec")
+            or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable"))
 
 
 class CacheError(Exception):
@@ -39,33 +47,33 @@ class Snapshot:
 
     def __init__(self) -> None:
         self.node_infos: dict[str, NodeInfo] = {}
-        self.node_list: list[NodeInfo] = []
+        self.node_list: builtins.list[NodeInfo] = []
         self._index: dict[str, int] = {}
-        self._with_affinity: list[NodeInfo] = []
-        self._with_required_anti_affinity: list[NodeInfo] = []
+        self._with_affinity: builtins.list[NodeInfo] = []
+        self._with_required_anti_affinity: builtins.list[NodeInfo] = []
         self.generation = 0
         self.structure_generation = -1
         self.unschedulable_nodes = 0
         self.prefer_no_schedule_nodes = 0
         self.tainted_nodes = 0  # nodes with NoSchedule/NoExecute taints
 
-    def list(self) -> list[NodeInfo]:
+    def list(self) -> builtins.list[NodeInfo]:
         return self.node_list
 
     def get(self, name: str) -> NodeInfo | None:
         return self.node_infos.get(name)
 
-    def have_pods_with_affinity(self) -> list[NodeInfo]:
+    def have_pods_with_affinity(self) -> builtins.list[NodeInfo]:
         return self._with_affinity
 
-    def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
+    def have_pods_with_required_anti_affinity(self) -> builtins.list[NodeInfo]:
         return self._with_required_anti_affinity
 
     def __len__(self) -> int:
         return len(self.node_list)
 
     @classmethod
-    def from_nodes(cls, nodes: list[NodeInfo]) -> "Snapshot":
+    def from_nodes(cls, nodes: builtins.list[NodeInfo]) -> "Snapshot":
         """A snapshot of the given NodeInfos (tests and what-if simulations)."""
         s = cls()
         s.node_infos = {n.name: n for n in nodes}
@@ -125,6 +133,13 @@ class Cache:
         return ni
 
     def update_node(self, old: dict[str, Any] | None, new: dict[str, Any]) -> NodeInfo:
+        name = (new.get("metadata") or {}).get("name") or ""
+        ni = self._nodes.get(name)
+        if ni is not None and ni.node is not None and old is not None and not _scheduling_fields_differ(old, new):
+            # A heartbeat (conditions, timestamps): nothing a plugin reads changed, so keep the
+            # generation -- and every result memoised for this node stays valid.
+            ni.node = new
+            return ni
         return self.add_node(new)
 
     def remove_node(self, node: dict[str, Any]) -> None:

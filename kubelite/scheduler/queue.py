@@ -102,6 +102,7 @@ class SchedulingQueue:
         self._sort_key = sort_key or _default_sort_key
         self._pre_enqueue = pre_enqueue
         self._events = list(events)
+        self._interest: dict[tuple[str, int], frozenset[str]] = {}  # event kind -> plugins registered for it
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_unschedulable = max_unschedulable
@@ -270,7 +271,11 @@ class SchedulingQueue:
         if event.resource == WILDCARD:
             keys: Iterable[str] = list(self._unschedulable)
         else:
-            interested = {name for name, ev in self._events if ev.event.matches(event)}
+            ekey = (event.resource, int(event.action))
+            interested = self._interest.get(ekey)
+            if interested is None:
+                interested = self._interest[ekey] = frozenset(
+                    name for name, ev in self._events if ev.event.matches(event))
             if not interested:
                 return 0
             seen: set[str] = set()
@@ -300,7 +305,7 @@ class SchedulingQueue:
             try:
                 if ev.hint(q.pod_info, old, new) == QueueingHint.QUEUE:
                     return True
-            except Exception:  # noqa: BLE001 - a broken hint must not strand the pod
+            except Exception:  # a broken hint must not strand the pod
                 log.exception("queueing hint of %s failed for %s", name, q.key)
                 return True
         return False

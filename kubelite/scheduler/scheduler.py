@@ -28,7 +28,7 @@ from typing import Any, Callable, Coroutine
 
 from kubelite.client import (
     NAMESPACES, NODES, NORMAL, PODS, REPLICASETS, REPLICATIONCONTROLLERS, SERVICES, STATEFULSETS, WARNING, ApiError,
-    Client, EventRecorder, FakeRecorder, LeaderElector, SharedInformerFactory,
+    Client, EventRecorder, FakeRecorder, LeaderElector, SharedInformerFactory, index_by_namespace,
 )
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.resources import ResourceRef
@@ -134,7 +134,7 @@ class Scheduler:
         for inf in (listers.services, listers.replicasets, listers.statefulsets, listers.replicationcontrollers):
             if inf is not None:
                 try:
-                    inf.add_index("namespace", lambda o: [(o.get("metadata") or {}).get("namespace", "")])
+                    inf.add_index("namespace", index_by_namespace)
                 except ValueError:
                     pass  # shared informer already indexed
         sched = cls(binder=ApiBinder(client, scheduler_name=scheduler_name), recorder=recorder,
@@ -335,7 +335,7 @@ class Scheduler:
             self.stats.scheduled += 1
             self.recorder.event(pod.pod, NORMAL, "Scheduled", f"Successfully assigned {pod.key} to {host}")
             fwk.run_post_bind(state, pod, host)
-        except Exception as e:  # noqa: BLE001 - never lose a pod to an unexpected error
+        except Exception as e:  # never lose a pod to an unexpected error
             log.exception("binding cycle of %s failed", pod.key)
             self._binding_failed(state, q, pod, host, Status.as_error(e))
         finally:
@@ -369,7 +369,7 @@ class Scheduler:
                 await coro
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - status writes and evictions are retried by the next cycle
+            except Exception as e:  # best effort: the next cycle retries
                 log.warning("%s: %s", name, e)
 
         task = asyncio.get_running_loop().create_task(guarded(), name=name)

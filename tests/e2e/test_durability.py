@@ -19,6 +19,18 @@ def _identity(cluster: Cluster, kind: str, name: str, ns: str | None) -> tuple[s
     return meta["uid"], meta["resourceVersion"]
 
 
+def _identities(cluster: Cluster, ns: str, refs: list[str]) -> dict[str, tuple[str, str]]:
+    """(uid, resourceVersion) of many objects (``kind/name`` in ``ns``), listed per kind in one
+    kubectl call (a GET per name would hit kubectl's client-side rate limit)."""
+    kinds = sorted({r.split("/")[0] + "s" for r in refs})
+    items = cluster.json("-n", ns, "get", ",".join(kinds))["items"]
+    out = {f'{i["kind"].lower()}/{i["metadata"]["name"]}': (i["metadata"]["uid"], i["metadata"]["resourceVersion"])
+           for i in items}
+    missing = set(refs) - set(out)
+    assert not missing, missing
+    return {r: out[r] for r in refs}
+
+
 def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     c = make_cluster(tmp_path)
     c.start()
@@ -37,18 +49,21 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
         many = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"bulk-{i}", "namespace": ns},
                  "data": {"i": str(i)}} for i in range(20)]
         c.kubectl("create", "-f", "-", input=yaml.safe_dump_all(many))
-        objects = [("namespace", ns, None), ("deployment", "web", ns), ("configmap", "cfg", ns),
-                   ("secret", "sec", ns), ("service", "svc", ns)] + [("configmap", f"bulk-{i}", ns) for i in range(20)]
-        before = {(k, n): _identity(c, k, n, s) for k, n, s in objects}
+        # (not the deployment: a controller may write its status at any time)
+        refs = ["configmap/cfg", "secret/sec", "service/svc"] + [f"configmap/bulk-{i}" for i in range(20)]
+        before = _identities(c, ns, refs)
+        before_ns = _identity(c, "namespace", ns, None)
+        deploy_uid = c.json("-n", ns, "get", "deployment", "web")["metadata"]["uid"]
         cluster_ip = c.json("-n", ns, "get", "service", "svc")["spec"]["clusterIP"]
 
         c.kill9()
         assert c.proc is not None and c.proc.returncode == -9
         c.start()
 
-        after = {(k, n): _identity(c, k, n, s) for k, n, s in objects}
-        assert after == before
-        assert c.json("-n", ns, "get", "deployment", "web")["spec"]["replicas"] == 4
+        assert _identities(c, ns, refs) == before
+        assert _identity(c, "namespace", ns, None) == before_ns
+        dep = c.json("-n", ns, "get", "deployment", "web")
+        assert dep["metadata"]["uid"] == deploy_uid and dep["spec"]["replicas"] == 4
         assert c.json("-n", ns, "get", "configmap", "cfg")["metadata"]["labels"] == {"v": "2"}
         assert c.kubectl("-n", ns, "get", "configmap", "gone", check=False).returncode != 0
         assert c.json("-n", ns, "get", "service", "svc")["spec"]["clusterIP"] == cluster_ip
@@ -78,8 +93,13 @@ def test_readyz_answers_quickly(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert c.kubectl("get", "--raw", "/readyz").stdout == "ok"
         assert "[+]etcd ok" in c.kubectl("get", "--raw", "/readyz?verbose").stdout
         assert c.kubectl("get", "--raw", "/livez").stdout == "ok"
-        # a warm restart on the same data dir is ready too
+        # SIGTERM stops every component and exits cleanly (Cluster.stop would SIGKILL after 10s)
+        t0 = time.monotonic()
         c.stop()
+        assert c.proc is not None and c.proc.returncode == 0, f"exit {c.proc.returncode if c.proc else None}"
+        with capsys.disabled():
+            print(f"[shutdown] SIGTERM -> exit after {time.monotonic() - t0:.2f}s")
+        # a warm restart on the same data dir is ready too
         t0 = time.monotonic()
         c.start(timeout=30)
         with capsys.disabled():

@@ -96,3 +96,15 @@ def test_node_info_ports_and_scalars():
     clone.remove_pod(make_pod("g").info())
     assert not clone.port_conflict("0.0.0.0", "TCP", 80) and ni.port_conflict("0.0.0.0", "TCP", 80)
     assert clone.req_scalar == {"nvidia.com/gpu": 0} and ni.req_scalar == {"nvidia.com/gpu": 1}
+
+
+def test_node_heartbeat_keeps_generation():
+    c = _cache("n1")
+    old = make_node("n1").obj()
+    gen = c.node("n1").generation
+    beat = make_node("n1").obj()
+    beat["status"]["conditions"][0]["lastHeartbeatTime"] = "2025-01-01T00:00:10Z"
+    c.update_node(old, beat)
+    assert c.node("n1").generation == gen and c.node("n1").node is beat
+    c.update_node(beat, make_node("n1").label(zone="b").obj())
+    assert c.node("n1").generation > gen and c.node("n1").labels["zone"] == "b"

@@ -54,7 +54,7 @@ async def test_scheduler_binds_pods_and_reports_unschedulable(tmp_path):
                 return bound if all(bound[f"web-{i}"] for i in range(4)) else None
 
             bound = await _until(all_bound)
-            assert set(bound[f"web-{i}"] for i in range(4)) <= {"node-0", "node-1", "node-2"}
+            assert {bound[f"web-{i}"] for i in range(4)} <= {"node-0", "node-1", "node-2"}
             assert not bound["huge"]
             web = await client.get(PODS, "web-0", namespace="default")
             cond = {c["type"]: c for c in web["status"].get("conditions") or ()}
@@ -92,6 +92,71 @@ async def test_scheduler_binds_pods_and_reports_unschedulable(tmp_path):
                 return pod["spec"].get("nodeName")
 
             assert await _until(huge_bound, timeout=15) == "node-big"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_standby_scheduler_waits_for_the_lease(tmp_path):
+    import datetime as dt
+
+    async with api_client(tmp_path) as (_api, client):
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        await client.create(LEASES, {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "kube-scheduler", "namespace": "kube-system"},
+            "spec": {"holderIdentity": "other-scheduler", "leaseDurationSeconds": 15, "acquireTime": now,
+                     "renewTime": now, "leaseTransitions": 0}}, namespace="kube-system")
+        await client.create(NODES, _node("node-0", "2"))
+        await client.create(PODS, _pod("web", "100m"), namespace="default")
+        ready = asyncio.Event()
+        task = asyncio.create_task(run_scheduler(client, leader_elect=True, ready=ready), name="scheduler")
+        try:
+            await asyncio.wait_for(ready.wait(), 5)
+            await asyncio.sleep(0.5)
+            pod = await client.get(PODS, "web", namespace="default")
+            assert not pod["spec"].get("nodeName"), "a standby scheduler must not bind"
+            # The other scheduler releases the Lease: ours takes over at its next retry.
+            lease = await client.get(LEASES, "kube-scheduler", namespace="kube-system")
+            lease["spec"]["holderIdentity"] = ""
+            lease["spec"]["leaseDurationSeconds"] = 1
+            await client.update(LEASES, lease, namespace="kube-system")
+
+            async def bound():
+                return (await client.get(PODS, "web", namespace="default"))["spec"].get("nodeName")
+
+            assert await _until(bound, timeout=10) == "node-0"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_preemption_through_the_api(tmp_path):
+    async with api_client(tmp_path) as (_api, client):
+        await client.create(NODES, _node("node-0", "1"))
+        victim = _pod("low", "800m")
+        victim["spec"].update(nodeName="node-0", priority=0, terminationGracePeriodSeconds=0)
+        await client.create(PODS, victim, namespace="default")
+        preemptor = _pod("high", "800m")
+        preemptor["spec"]["priority"] = 1000
+        await client.create(PODS, preemptor, namespace="default")
+        task = asyncio.create_task(run_scheduler(client, leader_elect=False), name="scheduler")
+        try:
+            async def high_bound():
+                return (await client.get(PODS, "high", namespace="default"))["spec"].get("nodeName")
+
+            assert await _until(high_bound, timeout=15) == "node-0"
+            names = [p["metadata"]["name"] for p in (await client.list(PODS, namespace="default")).items]
+            assert names == ["high"]
+
+            async def preempted_event():
+                evs = (await client.list(EVENTS, namespace="default")).items
+                return [e for e in evs if e["reason"] == "Preempted"] or None
+
+            ev = (await _until(preempted_event))[0]
+            assert ev["involvedObject"]["name"] == "low" and ev["message"].endswith("on node node-0")
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -354,3 +354,39 @@ def test_unparseable_affinity_is_unresolvable():
         {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Bogus"}]}, "topologyKey": "zone"}]}}
     st = filter_status(framework(interpodaffinity.NAME), PodInfo(pod), make_node().info())
     assert st is not None and st.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+
+
+# -- batch forms agree with the per-node forms (and their memo follows node changes) ------------
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_cpu = st.sampled_from(["0", "100m", "500m", "1", "2", "3500m", "5"])
+_mem = st.sampled_from(["0", "128Mi", "1Gi", "4Gi", "30Gi"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(pod=st.tuples(_cpu, _mem), existing=st.lists(st.tuples(_cpu, _mem), max_size=4),
+       alloc=st.tuples(st.sampled_from(["1", "4"]), st.sampled_from(["2Gi", "32Gi"]), st.sampled_from(["2", "110"])))
+def test_batch_forms_match_per_node(pod, existing, alloc):
+    fit = noderesources.Fit()
+    bal = noderesources.BalancedAllocation()
+    p = make_pod().req(cpu=pod[0], memory=pod[1]).info()
+    nodes = [make_node("a").capacity(cpu=alloc[0], memory=alloc[1], pods=alloc[2]).info(
+                 *[make_pod(f"e{i}").req(cpu=c, memory=m) for i, (c, m) in enumerate(existing)]),
+             make_node("b").info()]
+    assert fit.filter_nodes(None, p, nodes) == [fit.filter(None, p, n) for n in nodes]
+    assert fit.score_nodes(None, p, nodes) == [fit.score(None, p, n) for n in nodes]
+    assert bal.score_nodes(None, p, nodes) == [bal.score(None, p, n) for n in nodes]
+
+
+def test_batch_memo_follows_node_changes():
+    fit = noderesources.Fit()
+    pod = make_pod().req(cpu="1").info()
+    node = make_node().capacity(cpu="2", memory="4Gi", pods="10").info()
+    assert fit.filter_nodes(None, pod, [node]) == [None]
+    assert fit.score_nodes(None, pod, [node]) == [fit.score(None, pod, node)]
+    node.add_pod(make_pod("e").req(cpu="1500m").info().assumed(node.name))  # new generation
+    st_ = fit.filter_nodes(None, pod, [node])[0]
+    assert st_ is not None and st_.reasons == ("Insufficient cpu",)
+    assert fit.score_nodes(None, pod, [node]) == [fit.score(None, pod, node)]

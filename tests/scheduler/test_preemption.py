@@ -62,7 +62,7 @@ def test_preemption_message_mixes_reasons():
     small = make_node("small").capacity(cpu="1", memory="8Gi", pods="10").info(*_pods(("s", "1", 0, "t")))
     tainted = make_node("tainted").taint("dedicated", "x").info()
     full = make_node("full").capacity(cpu="2", memory="8Gi", pods="10").info(*_pods(("f", "2", 5000, "t")))
-    result, st = _preempt(make_pod("hi").req(cpu="2").priority(1000).info(), [small, tainted, full])
+    _result, st = _preempt(make_pod("hi").req(cpu="2").priority(1000).info(), [small, tainted, full])
     assert st.message == ("preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
                           "2 Preemption is not helpful for scheduling.")
 

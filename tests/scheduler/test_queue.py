@@ -8,7 +8,7 @@ import pytest
 
 from kubelite.client import FakeClock
 from kubelite.scheduler.framework.interface import (
-    ASSIGNED_POD, EVENT_ASSIGNED_POD_DELETE, EVENT_NODE_ADD, ActionType, ClusterEvent, ClusterEventWithHint, NODE,
+    ASSIGNED_POD, EVENT_ASSIGNED_POD_DELETE, EVENT_NODE_ADD, NODE, ActionType, ClusterEvent, ClusterEventWithHint,
     QueueingHint,
 )
 from kubelite.scheduler.framework.registry import REGISTRY, default_profile

@@ -13,9 +13,8 @@ from kubelite.client.rest import ApiError
 from kubelite.scheduler import RecordingBinder, Scheduler
 from kubelite.scheduler.algorithm import Algorithm, num_feasible_nodes_to_find
 from kubelite.scheduler.eventhandlers import add_all_event_handlers, node_update_event
-from kubelite.scheduler.framework.interface import ActionType, CycleState
+from kubelite.scheduler.framework.interface import ActionType, Code, CycleState, Status
 from kubelite.scheduler.framework.types import Diagnosis, FitError, fit_error_message
-from kubelite.scheduler.framework.interface import Code, Status
 from kubelite.scheduler.queue import BACKOFF, UNSCHEDULABLE
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.harness import framework
@@ -271,8 +270,8 @@ def test_filter_stops_early_and_rotates():
     ({"a": Status(Code.UNSCHEDULABLE, "Z")}, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
                                                    "node(s) didn't satisfy plugin(s) [NodeAffinity]"), "",
      "preemption: not eligible due to preemptionPolicy=Never.",
-     "0/3 nodes are available: 1 Z, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
-     "preemption: not eligible due to preemptionPolicy=Never.."),
+     ("0/3 nodes are available: 1 Z, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
+     "preemption: not eligible due to preemptionPolicy=Never..")),
 ])
 def test_fit_error_message(statuses, absent, pre, post, want):
     diag = Diagnosis(node_to_status=statuses, absent_status=absent, pre_filter_msg=pre, post_filter_msg=post)
@@ -291,3 +290,37 @@ async def test_wait_idle_times_out_cleanly():
         await env.sched.wait_idle(timeout=0.05)
     await env.sched._cancel_tasks()
     await asyncio.sleep(0)
+
+
+class ListInformer:
+    def __init__(self, *objs: dict) -> None:
+        self.objs = {(o["metadata"].get("namespace", "") + "/" if o["metadata"].get("namespace") else "")
+                     + o["metadata"]["name"]: o for o in objs}
+
+    def get(self, key):
+        return self.objs.get(key)
+
+    def list(self, namespace=None):
+        return [o for o in self.objs.values() if namespace is None or o["metadata"].get("namespace") == namespace]
+
+
+def test_cluster_listers_default_selector_and_priority():
+    from kubelite.scheduler.eventhandlers import ClusterListers
+
+    svc = {"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"}}}
+    other = {"metadata": {"name": "db", "namespace": "default"}, "spec": {"selector": {"app": "db"}}}
+    rs = {"metadata": {"name": "web-1", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web", "pod-template-hash": "1"}}}}
+    pcs = ListInformer({"metadata": {"name": "high"}, "value": 1000},
+                       {"metadata": {"name": "default-class"}, "value": 7, "globalDefault": True})
+    listers = ClusterListers(services=ListInformer(svc, other), replicasets=ListInformer(rs), priority_classes=pcs,
+                             namespaces=ListInformer({"metadata": {"name": "default", "labels": {"team": "a"}}}))
+    pod = make_pod().labels(app="web", **{"pod-template-hash": "1"}).owner("ReplicaSet", "web-1").info()
+    assert str(listers.default_selector(pod)) == "app=web,pod-template-hash=1"
+    assert listers.default_selector(make_pod().labels(app="x").info()) is None
+    assert listers.namespace_labels("default") == {"team": "a"} and listers.namespace_labels("nope") is None
+    p = make_pod().obj()
+    p["spec"]["priorityClassName"] = "high"
+    assert listers.resolve_priority(p) == 1000
+    assert listers.resolve_priority(make_pod().obj()) == 7
+    assert listers.resolve_priority(make_pod().priority(3).obj()) == 3

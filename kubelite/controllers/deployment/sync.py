@@ -294,9 +294,11 @@ class DeploymentController(Controller):
     async def _set_deployment_revision(self, d: Obj, revision: int) -> None:
         if revision <= 0 or (meta(d).get("annotations") or {}).get(util.REVISION) == str(revision):
             return
+        # Through /status, as Kubernetes does: an annotation change on the main endpoint
+        # would bump the Deployment's generation.
         patched = await self.client.patch(DEPLOYMENTS, name_of(d),
                                           {"metadata": {"annotations": {util.REVISION: str(revision)}}},
-                                          namespace=meta(d).get("namespace"))
+                                          namespace=meta(d).get("namespace"), subresource="status")
         _replace(d, patched)
 
     # -- scaling ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ Conventions (Python spellings of kube-scheduler's Go ones):
 """
 from __future__ import annotations
 
+import builtins
 import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, runtime_checkable
@@ -399,13 +400,13 @@ class EnqueueExtensions(Protocol):
 class SnapshotLister(Protocol):
     """Read access to the cycle's immutable snapshot of node state."""
 
-    def list(self) -> list["NodeInfo"]: ...
+    def list(self) -> builtins.list["NodeInfo"]: ...
 
     def get(self, name: str) -> "NodeInfo | None": ...
 
-    def have_pods_with_affinity(self) -> list["NodeInfo"]: ...
+    def have_pods_with_affinity(self) -> builtins.list["NodeInfo"]: ...
 
-    def have_pods_with_required_anti_affinity(self) -> list["NodeInfo"]: ...
+    def have_pods_with_required_anti_affinity(self) -> builtins.list["NodeInfo"]: ...
 
 
 class Nominator(Protocol):

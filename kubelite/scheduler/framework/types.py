@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
-from kubelite.machinery.quantity import to_int, to_milli
 from kubelite.machinery.errors import StatusError
+from kubelite.machinery.quantity import to_int, to_milli
 from kubelite.scheduler.framework.interface import Status
 from kubelite.scheduler.framework.terms import (
-    TAINT_PREFER_NO_SCHEDULE, AffinityTerm, NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm, Taint,
-    Toleration, WeightedAffinityTerm, parse_taints, parse_tolerations,
+    TAINT_PREFER_NO_SCHEDULE, AffinityTerm, NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm, Taint, Toleration,
+    WeightedAffinityTerm, parse_taints, parse_tolerations,
 )
 
 CPU = "cpu"

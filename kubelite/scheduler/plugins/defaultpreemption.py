@@ -32,9 +32,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from kubelite.scheduler.framework.interface import (
-    Code, CycleState, PostFilterResult, Status,
-)
+from kubelite.scheduler.framework.interface import Code, CycleState, PostFilterResult, Status
 from kubelite.scheduler.framework.types import Diagnosis, NodeInfo, PodInfo, fit_error_message
 
 NAME = "DefaultPreemption"

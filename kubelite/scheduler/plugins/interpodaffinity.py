@@ -153,8 +153,8 @@ class InterPodAffinity:
         s: _PreFilterState = state.read(_PRE_FILTER_KEY)
         labels = node.labels
         if s.existing_anti:
-            for k, v in labels.items():
-                if s.existing_anti.get((k, v), 0) > 0:
+            for k, lv in labels.items():
+                if s.existing_anti.get((k, lv), 0) > 0:
                     return unschedulable(ERR_EXISTING_ANTI)
         if pod.required_anti_affinity and s.anti:
             for t in pod.required_anti_affinity:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubelite.scheduler.framework.interface import (
-    ASSIGNED_POD, NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult,
-    QueueingHint, Status, unschedulable,
+    ASSIGNED_POD, NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult, QueueingHint,
+    Status, unschedulable,
 )
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 

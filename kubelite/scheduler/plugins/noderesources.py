@@ -22,12 +22,13 @@ containers that request nothing) so BestEffort pods spread too:
 """
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from typing import Any
 
 from kubelite.scheduler.framework.interface import (
-    ASSIGNED_POD, NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, Code, CycleState, QueueingHint,
-    Status,
+    ASSIGNED_POD, NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, Code, CycleState, QueueingHint, Status,
 )
 from kubelite.scheduler.framework.types import CPU, EPHEMERAL_STORAGE, MEMORY, NodeInfo, PodInfo, resource_list
 from kubelite.scheduler.plugins.helper import GenerationMemo
@@ -136,7 +137,8 @@ class Fit:
         memo = self._filter_memo.table((cpu, mem, eph), self._cluster_size(nodes))
         get = memo.get
         out = [get(n.generation, _MISS) for n in nodes]
-        if _MISS in out:
+        # All-None (every node fits, all remembered) is the common case and the cheapest test.
+        if out.count(None) != len(out) and any(map(operator.is_, out, itertools.repeat(_MISS))):
             slow = self.filter
             for i, n in enumerate(nodes):
                 if out[i] is _MISS:

@@ -47,7 +47,8 @@ _PRE_FILTER_KEY = "PreFilter" + NAME
 _PRE_SCORE_KEY = "PreScore" + NAME
 _MAX_INT32 = 2**31 - 1
 # System default constraints (kube's "defaultingType: System").
-SYSTEM_DEFAULT_CONSTRAINTS = ({"topologyKey": HOSTNAME, "maxSkew": 3}, {"topologyKey": ZONE, "maxSkew": 5})
+SYSTEM_DEFAULT_CONSTRAINTS: tuple[dict[str, Any], ...] = (
+    {"topologyKey": HOSTNAME, "maxSkew": 3}, {"topologyKey": ZONE, "maxSkew": 5})
 
 
 class Constraint:
@@ -67,9 +68,7 @@ class Constraint:
         if self.honor_affinity and not pod_matches_node_selector_and_affinity(
                 pod.node_selector, pod.required_node_affinity, node.labels, node.name):
             return False
-        if self.honor_taints and node.taints and first_untolerated(node.taints, pod.tolerations) is not None:
-            return False
-        return True
+        return not (self.honor_taints and node.taints and first_untolerated(node.taints, pod.tolerations) is not None)
 
 
 def parse_constraints(pod: PodInfo, action: str) -> list[Constraint]:
@@ -183,8 +182,8 @@ class PodTopologySpread:
         args = args or {}
         self.handle = handle
         self.system_defaulted = (args.get("defaultingType") or "System") == "System"
-        self.default_constraints = (list(SYSTEM_DEFAULT_CONSTRAINTS) if self.system_defaulted
-                                    else list(args.get("defaultConstraints") or ()))
+        self.default_constraints: list[dict[str, Any]] = (
+            list(SYSTEM_DEFAULT_CONSTRAINTS) if self.system_defaulted else list(args.get("defaultConstraints") or ()))
         self.default_selector: Callable[[PodInfo], LabelSelector | None] | None = getattr(handle, "default_selector", None)
         # Matching-pod counts per node generation: PreFilter/PreScore visit every node for
         # every pod of a spread workload, and between two pods almost no node changes.

@@ -42,6 +42,16 @@ class DeploymentStrategy(StatusStrategy):
             "by this deployment.")),
     )
 
+    def prepare_for_status_update(self, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        """As Kubernetes: a status write may also change annotations (the controller records
+        ``deployment.kubernetes.io/revision`` this way, without bumping generation)."""
+        annotations = (obj.get("metadata") or {}).get("annotations")
+        super().prepare_for_status_update(obj, old)
+        if annotations:
+            obj["metadata"]["annotations"] = annotations
+        else:
+            obj["metadata"].pop("annotations", None)
+
     def defaults(self, obj: dict[str, Any]) -> None:
         spec = obj.setdefault("spec", {})
         set_default(spec, "replicas", 1)
