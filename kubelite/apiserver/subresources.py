@@ -67,8 +67,8 @@ def install(server: "ApiServer") -> None:
                 pod["metadata"].setdefault("annotations", {}).update(annotations)
             return pod
 
-        await store.update(t.rt, t.namespace, t.name, bind, subresource="binding",
-                           manager=req.query.get("fieldManager", "kube-scheduler"), dry_run=dry_run(req))
+        await store.update(t.rt, t.namespace, t.name, bind, subresource="binding", dry_run=dry_run(req),
+                           record_manager=False, validate=False)
         return _success()
 
     async def eviction(req: ApiRequest, t: Target) -> ApiResponse:
