@@ -106,6 +106,7 @@ async def main(args: argparse.Namespace) -> None:
                   f"({(sim.stats.lease_renewals - renewals0) / t_running:.0f}/s); "
                   f"write errors: {sim.stats.write_errors}")
             print(f"RSS: {rss_mb():.0f} MB with {args.nodes} nodes and {args.pods} pods")
+            print(sim.stats)
         finally:
             await sim.stop()
             await client.close()
