@@ -270,6 +270,10 @@ class ResourceHandlers:
         except Compacted:
             sub = None
         encoder = _EventEncoder(t.rt, as_kind, self.clock, req.query.get("includeObject", "Metadata"))
+        # Table rows carry per-watcher state (column headers once, ages): not shareable.
+        shared_key = None if as_kind == "Table" else (
+            "events", t.rt.api_version, as_kind, req.query.get("labelSelector", ""),
+            req.query.get("fieldSelector", ""), t.name)
         loop_timeout = float(timeout) if timeout else None
         clock = self.clock
 
@@ -299,8 +303,18 @@ class ResourceHandlers:
                         if bookmarks and (deadline is None or deadline - clock().timestamp() > 0):
                             yield encoder.bookmark(max(sub.last, self.hub.revision if sub.last >= self.hub.floor else sub.last))
                         continue
-                    for etype, obj in _transitions(ch, match, t.rt):
-                        yield encoder.event(etype, obj, ch)
+                    if shared_key is None:
+                        for etype, obj in _transitions(ch, match, t.rt):
+                            yield encoder.event(etype, obj, ch)
+                        continue
+                    # Watchers of the same kind with the same selectors (every informer of a
+                    # resource) get the same bytes: filter and encode once per change.
+                    encoded = ch.cache.get(shared_key)
+                    if encoded is None:
+                        encoded = ch.cache[shared_key] = b"".join(
+                            encoder.event(etype, obj, ch) for etype, obj in _transitions(ch, match, t.rt))
+                    if encoded:
+                        yield encoded
             finally:
                 sub.close()
 
