@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from kubelite.apiserver.local import LocalTransport  # noqa: E402
 from kubelite.apiserver.server import ApiServer  # noqa: E402
 from kubelite.client import NODES, PODS, Client  # noqa: E402
-from kubelite.sim import SimCluster  # noqa: E402
+from kubelite.sim import SimCluster, tune_gc  # noqa: E402
 from kubelite.storage.sqlite import SQLiteStorage  # noqa: E402
 
 
@@ -53,6 +53,8 @@ async def main(args: argparse.Namespace) -> None:
         client = Client(LocalTransport(api), field_manager="bench")
         sim = SimCluster(client, nodes=args.nodes, prefix="sim", lease_interval=args.lease_interval,
                          zones=["zone-a", "zone-b", "zone-c"])
+        if not args.default_gc:
+            tune_gc()  # what `kubelite sim` does for its process
         rss0 = rss_mb()
         try:
             t0 = time.perf_counter()
@@ -106,7 +108,7 @@ async def main(args: argparse.Namespace) -> None:
                   f"({(sim.stats.lease_renewals - renewals0) / t_running:.0f}/s); "
                   f"write errors: {sim.stats.write_errors}")
             print(f"RSS: {rss_mb():.0f} MB with {args.nodes} nodes and {args.pods} pods")
-            print(sim.stats)
+            print(f"GC: {'default' if args.default_gc else 'tuned (kubelite.sim.tune_gc)'}; {sim.stats}")
         finally:
             await sim.stop()
             await client.close()
@@ -120,6 +122,7 @@ if __name__ == "__main__":
     parser.add_argument("--lease-interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--default-gc", action="store_true", help="keep Python's default GC thresholds")
     ns = parser.parse_args()
     if ns.no_uvloop:
         asyncio.run(main(ns))

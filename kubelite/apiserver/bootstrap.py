@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kubelite.api.kinds.scheduling.priorityclass import system_priority_class_objects
 from kubelite.machinery.errors import StatusError
 
 if TYPE_CHECKING:
@@ -55,8 +56,5 @@ async def bootstrap(server: "ApiServer") -> None:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}],
     })
-    for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
-        await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", {
-            "metadata": {"name": name}, "value": value,
-            "description": "Used for system critical pods that must not be moved from their current node.",
-        })
+    for pc in system_priority_class_objects():
+        await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", pc)

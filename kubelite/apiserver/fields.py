@@ -13,7 +13,7 @@ from typing import Any, Callable
 from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
 from kubelite.machinery import errors
-from kubelite.machinery.selectors import from_label_selector, parse_field_selector, parse_label_selector, selector_to_string
+from kubelite.machinery.selectors import parse_field_selector, parse_label_selector, selector_to_string
 
 Obj = dict[str, Any]
 
@@ -112,5 +112,3 @@ def scale_of(rt: ResourceType, obj: Obj) -> Obj:
         "status": status,
     }
 
-
-__all__ = ["matcher", "check_fields", "scale_of", "get_path", "set_path", "from_label_selector"]

@@ -394,7 +394,7 @@ class ResourceHandlers:
             manager = self._manager(req)
             if ctype not in ("application/json-patch+json", "application/merge-patch+json",
                              "application/strategic-merge-patch+json"):
-                raise errors.StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json')
+                raise errors.StatusError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json')
             if ctype == "application/strategic-merge-patch+json" and rt.schema is None:
                 raise errors.StatusError(415, "UnsupportedMediaType",
                                          "strategic merge patch is not supported for custom resources; use a merge or JSON patch")

@@ -8,7 +8,7 @@ and version paths.
 """
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import ssl
 from typing import Awaitable, Callable
@@ -84,7 +84,7 @@ def make_app(api: ApiServer, token_authenticators: list[TokenAuthenticator] | No
             return out  # the client went away (kubectl -w interrupted): nothing to report
         finally:
             await resp.stream.aclose()  # type: ignore[attr-defined]
-        with _suppress():
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
             await out.write_eof()
         return out
 
@@ -96,14 +96,6 @@ def make_app(api: ApiServer, token_authenticators: list[TokenAuthenticator] | No
 def _reply(resp) -> web.Response:  # noqa: ANN001 - ApiResponse
     return web.Response(status=resp.status, body=resp.body,
                         headers={"Content-Type": resp.content_type, **resp.headers})
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], (ConnectionResetError, RuntimeError))  # type: ignore[arg-type]
 
 
 def server_ssl_context(cert_file: str, key_file: str, ca_file: str) -> ssl.SSLContext:

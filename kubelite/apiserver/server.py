@@ -13,8 +13,6 @@ import platform
 import time
 from typing import Any, Awaitable, Callable
 
-import orjson
-
 import kubelite
 from kubelite.api.kinds import BUILTIN
 from kubelite.apiserver import admission, authz, crds, reviews, subresources
@@ -230,12 +228,3 @@ def _header_all(req: ApiRequest, name: str) -> list[str]:
         return list(getall(name, []))
     v = _header(req, name)
     return [v] if v else []
-
-
-def user_from_cert(subject_cn: str, orgs: list[str]) -> UserInfo:
-    groups = tuple(orgs) + ("system:authenticated",)
-    return UserInfo(subject_cn, groups)
-
-
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)

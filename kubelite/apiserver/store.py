@@ -27,7 +27,6 @@ from kubelite.api.registry import ResourceType, format_time
 from kubelite.api.validation import validate_object_meta
 from kubelite.machinery import errors
 from kubelite.machinery.apply import record_update
-from kubelite.machinery.errors import StatusError
 from kubelite.storage import Compacted, KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Storage
 
 Obj = dict[str, Any]

@@ -16,7 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 

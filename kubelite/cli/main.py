@@ -58,6 +58,61 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
     _run(run_server(cfg, on_ready=ready))
 
 
+@cli.command("sim")
+@click.option("--nodes", required=True, type=click.IntRange(min=0), help="How many simulated nodes to run.")
+@click.option("--kubeconfig", default=None,
+              help="Cluster to join (default $KUBECONFIG, else the kubeconfig `kubelite server` writes).")
+@click.option("--node-prefix", default="sim", show_default=True, help="Nodes are named PREFIX-0 .. PREFIX-(N-1).")
+@click.option("--cpu", default="32", show_default=True, help="CPU capacity of each node.")
+@click.option("--memory", default="256Gi", show_default=True, help="Memory capacity of each node.")
+@click.option("--pods", default=110, show_default=True, type=click.IntRange(min=0), help="Pod capacity of each node.")
+@click.option("--ephemeral-storage", default="1Ti", show_default=True, help="Ephemeral-storage capacity of each node.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Extra node label (repeatable).")
+@click.option("--taint", "taints", multiple=True, metavar="KEY[=VALUE]:EFFECT", help="Node taint (repeatable).")
+@click.option("--extended", multiple=True, metavar="NAME=QUANTITY",
+              help="Extended resource capacity, e.g. nvidia.com/gpu=4 (repeatable).")
+@click.option("--zones", default="zone-a,zone-b,zone-c", show_default=True,
+              help="Comma-separated zones, assigned round-robin (topology.kubernetes.io/zone); '' for none.")
+@click.option("--pod-run-time", default="5", show_default=True,
+              help="Seconds until pods whose restartPolicy is not Always succeed, or 'never'.")
+@click.option("--lease-interval", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between node Lease renewals.")
+@click.option("--node-status-interval", default=60.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Seconds between node status refreshes.")
+@click.option("--workers", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Pod status writes in flight at most.")
+def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: str, pods: int,
+        ephemeral_storage: str, labels: tuple[str, ...], taints: tuple[str, ...], extended: tuple[str, ...],
+        zones: str, pod_run_time: str, lease_interval: float, node_status_interval: float, workers: int) -> None:
+    """Run simulated nodes (like kwok): register N hollow nodes, renew their Leases and play
+    kubelet for the pods bound to them. Stopping it stops the heartbeats, as a dead node would."""
+    from kubelite.machinery.errors import StatusError
+    from kubelite.sim.command import SimOptions, check_options, kubeconfig_path, run_sim
+
+    opts = SimOptions(nodes=nodes, prefix=node_prefix, cpu=cpu, memory=memory, pods=pods,
+                      ephemeral_storage=ephemeral_storage, labels=list(labels), taints=list(taints),
+                      extended=list(extended), zones=zones, pod_run_time=pod_run_time,
+                      lease_interval=lease_interval, node_status_interval=node_status_interval, workers=workers)
+    try:
+        check_options(opts)
+    except StatusError as e:
+        raise click.UsageError(e.message) from None
+    path = kubeconfig_path(kubeconfig, default_data_dir())
+
+    def ready(s) -> None:  # noqa: ANN001
+        console.print(f"{s.count} simulated nodes registered ({node_prefix}-0 .. {node_prefix}-{s.count - 1}); "
+                      "Ctrl-C stops their heartbeats")
+
+    try:
+        _run(run_sim(opts, path, on_ready=ready))
+    except StatusError as e:
+        console.print(f"[red]error:[/red] {e.message}")
+        raise SystemExit(1) from None
+    except Exception as e:  # noqa: BLE001 - a connection or kubeconfig problem: say it plainly
+        console.print(f"[red]error:[/red] {type(e).__name__}: {e}")
+        raise SystemExit(1) from None
+
+
 def main() -> None:
     cli()
 

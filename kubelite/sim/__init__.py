@@ -17,7 +17,7 @@ Used by ``kubelite sim`` and, in-process, by tests and benchmarks::
 and admission logic, ``runner`` the I/O (registration, heartbeats, pod workers).
 """
 from kubelite.sim.nodes import NODE_LEASE_NAMESPACE, SIM_LABEL, NodeOptions, node_options, parse_taint
-from kubelite.sim.runner import FIELD_MANAGER, SimCluster, SimStats
+from kubelite.sim.runner import FIELD_MANAGER, SimCluster, SimStats, tune_gc
 
 __all__ = ["FIELD_MANAGER", "NODE_LEASE_NAMESPACE", "SIM_LABEL", "NodeOptions", "SimCluster", "SimStats",
-           "node_options", "parse_taint"]
+           "node_options", "parse_taint", "tune_gc"]

@@ -215,25 +215,33 @@ def rfc3339(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def node_conditions(now: str, previous: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+ConditionSummary = Mapping[str, tuple[str, str]]
+
+
+def condition_summary(conditions: Iterable[Any] | None) -> dict[str, tuple[str, str]]:
+    """``{type: (status, lastTransitionTime)}`` of a Node's conditions: all the sim keeps of
+    them (a few hundred bytes instead of a few kB per node)."""
+    return {c["type"]: (str(c.get("status")), c.get("lastTransitionTime") or "")
+            for c in conditions or () if isinstance(c, dict) and c.get("type")}
+
+
+def node_conditions(now: str, previous: ConditionSummary | None = None) -> list[dict[str, Any]]:
     """Healthy conditions with ``lastHeartbeatTime`` = now; ``lastTransitionTime`` is kept from
-    ``previous`` when the status did not change (e.g. Ready stays True), else now (e.g. the
-    node lifecycle controller had set Ready=Unknown while we were away)."""
-    prev = {c.get("type"): c for c in previous if isinstance(c, Mapping)}
+    ``previous`` (a ``condition_summary``) when the status did not change (Ready stays True),
+    else now (e.g. the node lifecycle controller had set Ready=Unknown while we were away)."""
+    prev = previous or {}
     out: list[dict[str, Any]] = []
     for ctype, (status, reason, message) in HEALTHY_CONDITIONS.items():
-        old = prev.get(ctype)
-        since = old.get("lastTransitionTime") if old and old.get("status") == status else None
+        old_status, since = prev.get(ctype, ("", ""))
         out.append({"type": ctype, "status": status, "lastHeartbeatTime": now,
-                    "lastTransitionTime": since or now, "reason": reason, "message": message})
+                    "lastTransitionTime": since if old_status == status and since else now,
+                    "reason": reason, "message": message})
     return out
 
 
-def conditions_healthy(node: Mapping[str, Any]) -> bool:
-    """Whether every condition a sim kubelet owns has its healthy status on ``node``."""
-    current = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or ()
-               if isinstance(c, dict)}
-    return all(current.get(t) == s for t, (s, _, _) in HEALTHY_CONDITIONS.items())
+def conditions_healthy(summary: ConditionSummary) -> bool:
+    """Whether every condition a sim kubelet owns has its healthy status."""
+    return all(summary.get(t, ("",))[0] == s for t, (s, _, _) in HEALTHY_CONDITIONS.items())
 
 
 def node_labels(opts: NodeOptions, name: str, index: int) -> dict[str, str]:
