@@ -166,8 +166,8 @@ class Store:
         meta["creationTimestamp"] = format_time(self.clock())
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
-        if rt.schema is None or "spec" in obj or rt.strategy.has_status:
-            meta["generation"] = 1
+        if rt.schema is None or rt.strategy.has_status:
+            meta["generation"] = 1  # kinds with a spec/status split track spec changes
         return meta
 
     async def create(self, rt: ResourceType, obj: Obj, *, namespace: str | None, manager: str = "",
@@ -269,6 +269,9 @@ class Store:
         if meta.get("name", old_meta["name"]) != old_meta["name"]:
             raise errors.bad_request(
                 f'the name of the object ({meta.get("name")}) does not match the name on the URL ({old_meta["name"]})')
+        if meta.get("uid") and meta["uid"] != old_meta.get("uid"):
+            raise errors.conflict(rt.plural, rt.group, old_meta["name"],
+                                  f'Precondition failed: UID in precondition: {meta["uid"]}, UID in object meta: {old_meta.get("uid")}')
         for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
                   "deletionGracePeriodSeconds", "generation"):
             if k in old_meta:

@@ -14,7 +14,8 @@ Used by ``kubelite sim`` and, in-process, by tests and benchmarks::
     await sim.stop()       # heartbeats stop; the nodes stay, as a dead machine's would
 
 ``nodes`` holds the pure Node/Lease builders and option parsing, ``pods`` the pure pod status
-and admission logic, ``runner`` the I/O (registration, heartbeats, pod workers).
+and admission logic, ``runner`` the I/O (registration, heartbeats, pod workers), ``command``
+the ``kubelite sim`` process (kubeconfig, signals).
 """
 from kubelite.sim.nodes import NODE_LEASE_NAMESPACE, SIM_LABEL, NodeOptions, node_options, parse_taint
 from kubelite.sim.runner import FIELD_MANAGER, SimCluster, SimStats, tune_gc

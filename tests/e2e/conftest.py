@@ -134,3 +134,105 @@ def ns(cluster: Cluster):
     name = "t-" + uuid.uuid4().hex[:8]
     cluster.kubectl("create", "namespace", name)
     yield name
+
+
+# -- a control plane with simulated nodes (tests/e2e/test_nodes*, test_scheduling*, test_workloads*) --
+
+@dataclass
+class Sim:
+    """A ``kubelite sim`` subprocess: ``nodes`` hollow nodes named ``{prefix}-0`` ..."""
+
+    cluster: Cluster
+    prefix: str
+    nodes: int
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{self.prefix}-{i}" for i in range(self.nodes)]
+
+    def start(self, timeout: float = 30.0) -> "Sim":
+        log = open(self.log_path, "ab")
+        cmd = [sys.executable, "-m", "kubelite.cli.main", "sim", "--nodes", str(self.nodes),
+               "--kubeconfig", str(self.cluster.kubeconfig), "--node-prefix", self.prefix, *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+        def all_ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"sim exited: {self.log_path.read_text()[-3000:]}")
+            nodes = {n["metadata"]["name"]: n for n in self.cluster.json("get", "nodes")["items"]}
+            return all(name in nodes and node_ready(nodes[name]) == "True" for name in self.names)
+
+        self.cluster.wait_for(all_ready, timeout=timeout, interval=0.3, what=f"sim nodes {self.prefix}-* Ready")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the process: its nodes stay registered and stop heartbeating (a dead machine)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def node_ready(node: dict) -> str | None:
+    """The status of a Node's Ready condition ("True", "False", "Unknown"), None if absent."""
+    for cond in (node.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return cond.get("status")
+    return None
+
+
+def start_sim(cluster: Cluster, prefix: str, nodes: int, *args: str) -> Sim:
+    """Start ``kubelite sim`` against ``cluster`` and wait until its nodes are Ready."""
+    log_path = cluster.data_dir.parent / f"sim-{prefix}.log"
+    return Sim(cluster=cluster, prefix=prefix, nodes=nodes, args=list(args), log_path=log_path).start()
+
+
+#: the nodes of ``control_plane``: one per zone, 4 CPUs each, pods "run" 2 s before succeeding
+CONTROL_PLANE_ZONES = ("zone-a", "zone-b", "zone-c")
+SIM_ARGS = ("--cpu", "4", "--memory", "16Gi", "--pods", "60", "--pod-run-time", "2")
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory):
+    """A server of its own with 3 simulated nodes ``node-0..2`` (zones zone-a/b/c), so the
+    workload tests' pods and node changes never meet the API-only tests' ``cluster``."""
+    c = make_cluster(tmp_path_factory.mktemp("control-plane"))
+    c.start()
+    sim = None
+    try:
+        sim = start_sim(c, "node", len(CONTROL_PLANE_ZONES), "--zones", ",".join(CONTROL_PLANE_ZONES), *SIM_ARGS)
+        yield c
+    finally:
+        if sim is not None:
+            sim.stop()
+        c.stop()
+
+
+@pytest.fixture
+def wns(control_plane: Cluster):
+    """A fresh namespace on ``control_plane`` per test."""
+    name = "w-" + uuid.uuid4().hex[:8]
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "finish_last: run after every other test of the session -- the check of a long wait "
+                   "(a node dying, a CronJob's next minute) that an earlier test started, so the tests in "
+                   "between overlap the wait")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    last = [item for item in items if item.get_closest_marker("finish_last")]
+    if last:
+        items[:] = [item for item in items if not item.get_closest_marker("finish_last")] + last

@@ -250,3 +250,39 @@ async def test_status_refreshed_when_node_marked_unready(api) -> None:
             return cond(n, "Ready")["status"] == "True"
         await eventually(ready_again, what="Ready restored")
         assert sim.stats.node_status_updates >= 1
+
+
+async def test_recreated_namesake_pod_restarts_and_sim_restartable(api) -> None:
+    _, client = api
+    sim = SimCluster(client, nodes=1, pods=1, clock=FakeClock())
+    await sim.start()
+    try:
+        await client.create(PODS, pod("same", "sim-0"))
+        first = await eventually(lambda: _phase(client, "same", "Running"), what="Running")
+        await client.delete(PODS, "same", namespace="default", grace_period_seconds=0)
+        await asyncio.sleep(0.05)
+        # pods=1: the node only admits the namesake if the first pod's slot was released.
+        await client.create(PODS, pod("same", "sim-0"))
+        second = await eventually(lambda: _phase(client, "same", "Running"), what="namesake Running")
+        assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    finally:
+        await sim.stop()
+    await sim.start()  # a stopped sim can be started again
+    try:
+        await client.create(PODS, pod("after", "sim-0", restart="Never"))
+        p = await eventually(lambda: _phase(client, "after", "Failed"), what="rejected: node full")
+        assert p["status"]["reason"] == "OutOfpods"
+    finally:
+        await sim.stop()
+
+
+async def test_invalid_arguments() -> None:
+    from kubelite.machinery.errors import StatusError
+    for kwargs in ({"nodes": -1}, {"nodes": 1, "lease_interval": 0}, {"nodes": 1, "pod_run_time": -1},
+                   {"nodes": 20000}, {"nodes": 1, "taints": ["x:Never"]}):
+        try:
+            SimCluster(None, **kwargs)  # type: ignore[arg-type]
+        except StatusError as e:
+            assert e.code in (400, 422), e
+        else:
+            raise AssertionError(f"accepted {kwargs}")
