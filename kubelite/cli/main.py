@@ -75,6 +75,8 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
               help="Comma-separated zones, assigned round-robin (topology.kubernetes.io/zone); '' for none.")
 @click.option("--pod-run-time", default="5", show_default=True,
               help="Seconds until pods whose restartPolicy is not Always succeed, or 'never'.")
+@click.option("--pod-stop-time", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a simulated container takes to exit after SIGTERM (capped by the pod's grace period).")
 @click.option("--lease-interval", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds between node Lease renewals.")
 @click.option("--node-status-interval", default=60.0, show_default=True,
@@ -83,7 +85,7 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
               help="Pod status writes in flight at most.")
 def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: str, pods: int,
         ephemeral_storage: str, labels: tuple[str, ...], taints: tuple[str, ...], extended: tuple[str, ...],
-        zones: str, pod_run_time: str, lease_interval: float, node_status_interval: float, workers: int) -> None:
+        zones: str, pod_run_time: str, pod_stop_time: float, lease_interval: float, node_status_interval: float, workers: int) -> None:
     """Run simulated nodes (like kwok): register N hollow nodes, renew their Leases and play
     kubelet for the pods bound to them. Stopping it stops the heartbeats, as a dead node would."""
     from kubelite.machinery.errors import StatusError
@@ -91,7 +93,7 @@ def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: 
 
     opts = SimOptions(nodes=nodes, prefix=node_prefix, cpu=cpu, memory=memory, pods=pods,
                       ephemeral_storage=ephemeral_storage, labels=list(labels), taints=list(taints),
-                      extended=list(extended), zones=zones, pod_run_time=pod_run_time,
+                      extended=list(extended), zones=zones, pod_run_time=pod_run_time, pod_stop_time=pod_stop_time,
                       lease_interval=lease_interval, node_status_interval=node_status_interval, workers=workers)
     try:
         check_options(opts)

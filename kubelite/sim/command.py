@@ -36,6 +36,7 @@ class SimOptions:
     extended: list[str] = field(default_factory=list)
     zones: str = "zone-a,zone-b,zone-c"
     pod_run_time: str = "5"
+    pod_stop_time: float = 1.0
     lease_interval: float = 10.0
     node_status_interval: float = 60.0
     workers: int = 200
@@ -81,7 +82,8 @@ def build_sim(opts: SimOptions, client: Client) -> SimCluster:
                       pods=opts.pods, ephemeral_storage=opts.ephemeral_storage, zones=opts.zones,
                       labels=opts.labels, taints=opts.taints, extended=opts.extended,
                       lease_interval=opts.lease_interval, node_status_interval=opts.node_status_interval,
-                      pod_run_time=parse_run_time(opts.pod_run_time), workers=opts.workers)
+                      pod_run_time=parse_run_time(opts.pod_run_time), pod_stop_time=opts.pod_stop_time,
+                      workers=opts.workers)
 
 
 async def run_sim(opts: SimOptions, kubeconfig: str | None, *,

@@ -133,7 +133,9 @@ class SimCluster:
     """``nodes`` simulated nodes named ``{prefix}-0`` .. ``{prefix}-{nodes-1}``.
 
     ``pod_run_time``: seconds after which a running pod whose restartPolicy is not Always
-    succeeds (None: pods run until deleted). Capacity/labels/taints/zones/extended are validated
+    succeeds (None: pods run until deleted). ``pod_stop_time``: seconds a simulated container
+    takes to exit after SIGTERM (like a process that handles it; capped by the pod's grace
+    period), after which the pod object is removed. Capacity/labels/taints/zones/extended are validated
     at construction (``StatusError`` 400/422 on bad input); see ``nodes.node_options``.
     """
 
@@ -144,8 +146,8 @@ class SimCluster:
                  taints: Iterable[str | Mapping[str, Any]] | None = None,
                  extended: Mapping[str, Any] | Iterable[str] | None = None,
                  lease_interval: float = 10.0, lease_duration: int = 40, node_status_interval: float = 60.0,
-                 pod_run_time: float | None = None, workers: int = 200, clock: Clock | None = None,
-                 field_manager: str = FIELD_MANAGER) -> None:
+                 pod_run_time: float | None = None, pod_stop_time: float = 1.0, workers: int = 200,
+                 clock: Clock | None = None, field_manager: str = FIELD_MANAGER) -> None:
         if not isinstance(nodes, int) or nodes < 0:
             raise StatusError(422, "Invalid", f"nodes: Invalid value: {nodes!r}: must be a non-negative integer")
         N.require_positive("lease_interval", lease_interval)
@@ -166,6 +168,8 @@ class SimCluster:
         self.lease_duration = int(lease_duration)
         self.node_status_interval = float(node_status_interval)
         self.pod_run_time = pod_run_time
+        N.require_positive("pod_stop_time", pod_stop_time, allow_zero=True)
+        self.pod_stop_time = float(pod_stop_time)
         self.workers = int(workers)
         self.clock: Clock = clock or REAL_CLOCK
         self.field_manager = field_manager
@@ -619,7 +623,7 @@ class SimCluster:
         kubelet removes the object for real (grace 0). A later, shorter grace wins."""
         meta = pod["metadata"]
         grace = meta.get("deletionGracePeriodSeconds") or 0
-        due = now + max(0, int(grace))
+        due = now + min(max(0, int(grace)), self.pod_stop_time)
         if st.delete_due is None or due < st.delete_due:
             st.delete_due = due
         if now < st.delete_due:

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -236,3 +237,109 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     last = [item for item in items if item.get_closest_marker("finish_last")]
     if last:
         items[:] = [item for item in items if not item.get_closest_marker("finish_last")] + last
+
+
+class KubectlWatch:
+    """``kubectl get ARGS -w -o json --output-watch-events`` in the background: every event, in
+    the order the server sent it (so the state after event i is the cluster's state at that
+    resourceVersion). Use as a context manager; ``events`` is a list of (type, object)."""
+
+    def __init__(self, cluster: Cluster, *args: str) -> None:
+        self.proc = cluster.kubectl_background("get", *args, "-w", "-o", "json", "--output-watch-events")
+        self.events: list[tuple[str, dict]] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        buf = ""
+        for line in self.proc.stdout:  # one event per line, or pretty-printed over several
+            buf += line
+            try:
+                ev = json.loads(buf)
+            except json.JSONDecodeError:
+                continue
+            buf = ""
+            with self._lock:
+                self.events.append((ev["type"], ev["object"]))
+
+    def snapshot(self) -> list[tuple[str, dict]]:
+        with self._lock:
+            return list(self.events)
+
+    def wait_for(self, predicate, timeout: float = 30.0, what: str = "watch events"):  # noqa: ANN001
+        """Wait until ``predicate(events)`` is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = predicate(self.snapshot())
+            if got:
+                return got
+            if self.proc.poll() is not None:
+                raise AssertionError(f"kubectl watch exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; {len(self.snapshot())} events")
+
+    def stop(self) -> list[tuple[str, dict]]:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.snapshot()
+
+    def __enter__(self) -> "KubectlWatch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def replay(events: list[tuple[str, dict]]):  # noqa: ANN201
+    """Yield (index, {name: object}) after each event: the sequence of states the watch saw."""
+    state: dict[str, dict] = {}
+    for i, (kind, obj) in enumerate(events):
+        name = obj["metadata"]["name"]
+        if kind == "DELETED":
+            state.pop(name, None)
+        elif kind in ("ADDED", "MODIFIED"):
+            state[name] = obj
+        yield i, state
+
+
+# -- manifests and pod predicates shared by the workload, scheduling and node tests --
+
+def deployment_manifest(name: str, replicas: int, image: str = "nginx:1.25", *, max_surge: int | str | None = None,
+                        max_unavailable: int | str | None = None, **pod_spec: object) -> dict:
+    """A Deployment whose pods carry ``app: name``; ``pod_spec`` adds pod spec fields
+    (tolerations, affinity, ...). A 1 s grace keeps deletions (and namespace deletion) quick."""
+    spec: dict = {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                  "template": {"metadata": {"labels": {"app": name}},
+                               "spec": {"terminationGracePeriodSeconds": 1,
+                                        "containers": [{"name": "app", "image": image}], **pod_spec}}}
+    if max_surge is not None or max_unavailable is not None:
+        rolling = {k: v for k, v in (("maxSurge", max_surge), ("maxUnavailable", max_unavailable)) if v is not None}
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
+
+
+def apply(cluster: Cluster, ns: str, *objs: dict) -> None:
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objs))
+
+
+def pod_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or ())
+
+
+def pod_active(pod: dict) -> bool:
+    """Counted by its controller: not terminating and not finished (the ReplicaSet's view)."""
+    return not pod["metadata"].get("deletionTimestamp") and \
+        (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def pods_of(cluster: Cluster, ns: str, selector: str) -> list[dict]:
+    return cluster.json("-n", ns, "get", "pods", "-l", selector)["items"]

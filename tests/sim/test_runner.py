@@ -173,7 +173,8 @@ async def test_job_pod_succeeds_after_run_time_and_always_pod_keeps_running(api)
 async def test_gracefully_deleted_pod_disappears_after_grace(api) -> None:
     _, client = api
     clock = FakeClock()
-    async with SimCluster(client, nodes=1, clock=clock) as sim:
+    # containers that ignore SIGTERM (stop time above the grace): the pod goes when grace ends
+    async with SimCluster(client, nodes=1, clock=clock, pod_stop_time=60) as sim:
         await client.create(PODS, pod("doomed", "sim-0", grace=20))
         await eventually(lambda: _phase(client, "doomed", "Running"), what="Running")
         await client.delete(PODS, "doomed", namespace="default")
@@ -193,6 +194,25 @@ async def test_gracefully_deleted_pod_disappears_after_grace(api) -> None:
             return False
         await eventually(gone, what="pod deleted")
         assert sim.stats.pods_deleted == 1
+
+
+async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api) -> None:
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, clock=clock, pod_stop_time=1.0) as sim:
+        await client.create(PODS, pod("quick", "sim-0", grace=30))
+        await eventually(lambda: _phase(client, "quick", "Running"), what="Running")
+        await client.delete(PODS, "quick", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(1.5)
+
+        async def gone() -> bool:
+            try:
+                await client.get(PODS, "quick", namespace="default")
+            except ApiError as e:
+                return e.code == 404
+            return False
+        await eventually(gone, what="pod deleted")
 
 
 async def test_admission_rejects_pods_that_do_not_fit(api) -> None:
