@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kubelite.controllers.deployment import util
 from kubelite.controllers.deployment.progress import paused_condition, rollout_status
-from kubelite.controllers.deployment.rolling import RSView, plan_step
+from kubelite.controllers.deployment.rolling import RSView, old_rs_targets, plan_step
 from kubelite.controllers.podcontrol import rank_for_deletion
 from kubelite.controllers.revisions import compute_hash, fnv32a, safe_encode
 
@@ -195,3 +195,12 @@ def test_scale_down_ranking():
     # Crowded nodes go first among equals.
     crowded = [_pod("a", "n1"), _pod("b", "n1"), _pod("c", "n2")]
     assert rank_for_deletion(crowded)[0]["metadata"]["name"] in ("a", "b")
+
+
+def test_stale_available_count_of_a_shrinking_old_rs_is_not_trusted() -> None:
+    # 6 replicas, maxSurge 2, maxUnavailable 1. The old RS was just scaled to 3 but still reports
+    # the 5 pods it had as available; the new RS has 5 with 3 available. Trusting the stale 5
+    # would scale the old RS to 0 and leave 3 available (< 6 - 1). Capped at its spec (3), the
+    # total available is 6 and one more may go: 3 -> 2.
+    targets = old_rs_targets(6, 1, RSView("new", 5, 3), [RSView("old", 3, 5)])
+    assert targets == {"old": 2}

@@ -3,6 +3,11 @@
 The server runs as a subprocess exactly as a user starts it (``kubelite server
 --disable-agent``) on a free port with its own data dir; ``kubectl`` runs with a KUBECONFIG and
 discovery cache private to the test session.
+
+``control_plane`` is a second server with three ``kubelite sim`` nodes (the workload, scheduling
+and node tests); ``start_sim``/``Sim`` run more simulated nodes, ``KubectlWatch`` records a
+``kubectl get -w`` stream event by event, and ``finish_last`` tests run after the other e2e tests
+(the check of a wait an earlier test started).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 
@@ -234,9 +240,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move ``finish_last`` tests after the last e2e test (not after the whole run: the servers
+    they keep alive should not idle through the unit tests that follow)."""
+    here = Path(__file__).parent
     last = [item for item in items if item.get_closest_marker("finish_last")]
-    if last:
-        items[:] = [item for item in items if not item.get_closest_marker("finish_last")] + last
+    if not last:
+        return
+    rest = [item for item in items if not item.get_closest_marker("finish_last")]
+    e2e = [i for i, item in enumerate(rest) if here in Path(str(item.path)).parents]
+    at = e2e[-1] + 1 if e2e else len(rest)
+    items[:] = rest[:at] + last + rest[at:]
 
 
 class KubectlWatch:
@@ -327,7 +340,9 @@ def deployment_manifest(name: str, replicas: int, image: str = "nginx:1.25", *, 
 
 
 def apply(cluster: Cluster, ns: str, *objs: dict) -> None:
-    cluster.kubectl("-n", ns, "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objs))
+    # multi-document YAML: a JSON v1 List makes kubectl validate through /openapi/v2, which
+    # kubelite does not serve
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump_all(objs))
 
 
 def pod_ready(pod: dict) -> bool:

@@ -26,7 +26,7 @@ with hypothesis); ``rollout_rolling`` applies it through the controller.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kubelite.controllers.deployment import util
@@ -70,6 +70,11 @@ def old_rs_targets(replicas: int, unavailable: int, new: RSView | None, olds: Se
     """New sizes for the old ReplicaSets this step ({} = nothing to do).
 
     ``unavailable`` is the Deployment's maxUnavailable in pods (already capped at replicas)."""
+    # An old RS just scaled down may still report the pods it is deleting as available (the
+    # ReplicaSet controller writes status from the pod list it had before deleting). It will
+    # never have more available pods than it wants: counting the stale figure would scale it
+    # down again at once and break maxUnavailable (Kubernetes refuses that step with an error).
+    olds = [replace(o, available=min(o.available, o.replicas)) for o in olds]
     active_olds = [o for o in olds if o.replicas > 0]
     if not active_olds:
         return {}
