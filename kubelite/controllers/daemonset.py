@@ -37,7 +37,6 @@ from kubelite.client import (
     PODS,
     WARNING,
     copy_object,
-    is_already_exists,
     is_not_found,
 )
 from kubelite.client.informer import index_by_controller_uid, object_key
@@ -389,19 +388,8 @@ class DaemonSetController(Controller):
                 bumped["revision"] = hist.next_revision_number(owned)
                 return await self.client.update(CONTROLLERREVISIONS, bumped), collision
             return copy_object(equal), collision
-        number = hist.next_revision_number(owned)
-        for _ in range(5):
-            rev = hist.new_revision(ds, number, collision, api_version="apps/v1", kind="DaemonSet")
-            try:
-                return await self.client.create(CONTROLLERREVISIONS, rev), collision
-            except Exception as e:
-                if not is_already_exists(e):
-                    raise
-                existing = await self.client.get(CONTROLLERREVISIONS, name_of(rev), namespace=meta(ds).get("namespace"))
-                if (controller_ref(existing) or {}).get("uid") == uid_of(ds) and existing.get("data") == rev["data"]:
-                    return existing, collision
-                collision = int(collision or 0) + 1
-        raise RuntimeError(f"daemonset {name_of(ds)}: could not create a unique ControllerRevision name")
+        return await hist.create_revision(self.client, ds, hist.next_revision_number(owned), collision,
+                                          kind="DaemonSet")
 
     async def _cleanup_history(self, ds: Obj, pods: list[Obj], current: Obj) -> None:
         limit = int((ds.get("spec") or {}).get("revisionHistoryLimit") or 10)

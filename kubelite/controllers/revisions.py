@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from kubelite.client import CONTROLLERREVISIONS, Client, is_already_exists
 from kubelite.controllers.podcontrol import (
     controller_ref,
     name_of,
@@ -123,3 +124,25 @@ def revisions_to_prune(revisions: Sequence[Mapping[str, Any]], limit: int,
     candidates = [r for r in ordered if revision_hash(r) not in live_hashes]
     surplus = len(candidates) - max(limit, 0)
     return candidates[:surplus] if surplus > 0 else []
+
+
+async def create_revision(client: Client, owner: Obj, number: int, collision: int | None, *,
+                          kind: str) -> tuple[Obj, int | None]:
+    """Create the ControllerRevision of ``owner``'s current template (DaemonSet, StatefulSet).
+
+    The name is derived from the template hash; a foreign object already holding it bumps the
+    collision count (which changes the hash, hence the name) and we try again, as Kubernetes'
+    history controllers do. Returns (revision, collision count used)."""
+    namespace = (owner.get("metadata") or {}).get("namespace")
+    for _ in range(5):
+        rev = new_revision(owner, number, collision, api_version="apps/v1", kind=kind)
+        try:
+            return await client.create(CONTROLLERREVISIONS, rev), collision
+        except Exception as e:
+            if not is_already_exists(e):
+                raise
+            existing = await client.get(CONTROLLERREVISIONS, name_of(rev), namespace=namespace)
+            if (controller_ref(existing) or {}).get("uid") == uid_of(owner) and existing.get("data") == rev["data"]:
+                return existing, collision
+            collision = int(collision or 0) + 1
+    raise RuntimeError(f"{kind.lower()} {name_of(owner)}: could not create a unique ControllerRevision name")

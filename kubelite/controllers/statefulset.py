@@ -263,26 +263,11 @@ class StatefulSetController(Controller):
             update["revision"] = hist.next_revision_number(owned)
             update = await self.client.update(CONTROLLERREVISIONS, update)
         else:
-            update, collision = await self._create_revision(sts, hist.next_revision_number(owned), collision)
+            update, collision = await hist.create_revision(self.client, sts, hist.next_revision_number(owned), collision,
+                                                          kind="StatefulSet")
         current_name = (sts.get("status") or {}).get("currentRevision")
         current = next((copy_object(r) for r in owned if name_of(r) == current_name), None) or update
         return current, update, collision
-
-    async def _create_revision(self, sts: Obj, number: int, collision: int | None) -> tuple[Obj, int | None]:
-        """Create the revision for the current template; a foreign object holding its name
-        bumps the collision count (which changes the hash, hence the name)."""
-        for _ in range(5):
-            rev = hist.new_revision(sts, number, collision, api_version="apps/v1", kind="StatefulSet")
-            try:
-                return await self.client.create(CONTROLLERREVISIONS, rev), collision
-            except Exception as e:
-                if not is_already_exists(e):
-                    raise
-                existing = await self.client.get(CONTROLLERREVISIONS, name_of(rev), namespace=meta(sts).get("namespace"))
-                if (controller_ref(existing) or {}).get("uid") == uid_of(sts) and existing.get("data") == rev["data"]:
-                    return existing, collision
-                collision = int(collision or 0) + 1
-        raise RuntimeError(f"statefulset {name_of(sts)}: could not create a unique ControllerRevision name")
 
     async def _update_pods(self, sts: Obj, pods: list[Obj], current: str, update: str,
                            templates: Mapping[str, Obj]) -> None:
