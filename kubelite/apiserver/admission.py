@@ -1,4 +1,5 @@
-"""Admission that needs cluster state: Service ClusterIP and NodePort allocation.
+"""Admission that needs cluster state: Service ClusterIP and NodePort allocation, and the pod
+defaults kube-apiserver's admission plugins add (service account, priority).
 
 Runs inside the store's write path (after defaulting, before validation). Allocations are
 derived from the Services that exist -- no separate allocator table to drift out of sync --
@@ -133,3 +134,55 @@ class ServiceAllocator:
             if port not in used:
                 return port
         raise errors.StatusError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
+
+
+class PodAdmission:
+    """Pod admission plugins that need cluster state, on create (as kube-apiserver's):
+
+    - ServiceAccount: a pod without one runs as ``default`` (spec.serviceAccountName and its
+      deprecated alias spec.serviceAccount).
+    - Priority: spec.priority (and preemptionPolicy) resolved from spec.priorityClassName, or
+      from the globalDefault PriorityClass, else 0; an unknown class is rejected (403, as kube).
+    PriorityClasses are read through a cache refreshed at most once a second."""
+
+    def __init__(self, store: Any, registry: Any) -> None:
+        self.store = store
+        self.registry = registry
+        self._classes: tuple[float, dict[str, dict[str, Any]]] | None = None
+
+    async def _priority_classes(self) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        if self._classes is None or now - self._classes[0] > 1.0:
+            rt = self.registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+            items = (await self.store.list(rt, None)).items if rt is not None else []
+            self._classes = (now, {pc["metadata"]["name"]: pc for pc in items})
+        return self._classes[1]
+
+    async def __call__(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, dry_run: bool) -> None:
+        if old is not None or rt.kind != "Pod" or rt.group != "":
+            return
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        if not spec.get("serviceAccountName") and not spec.get("serviceAccount"):
+            spec["serviceAccountName"] = spec["serviceAccount"] = "default"
+        classes = await self._priority_classes()
+        name = spec.get("priorityClassName")
+        if name:
+            pc = classes.get(name)
+            if pc is None:
+                raise errors.StatusError(403, "Forbidden", f'pods "{obj.get("metadata", {}).get("name", "")}" is forbidden: '
+                                                           f"no PriorityClass with name {name} was found")
+        else:
+            pc = next((c for c in classes.values() if c.get("globalDefault")), None)
+            if pc is not None:
+                spec["priorityClassName"] = pc["metadata"]["name"]
+        if pc is None:
+            spec.setdefault("priority", 0)
+            return
+        if spec.get("priority") not in (None, pc.get("value", 0)):
+            raise errors.StatusError(403, "Forbidden", "the integer value of priority must not be provided in pod spec; "
+                                                       "priority admission controller computed "
+                                                       f"{pc.get('value', 0)} from the given PriorityClass name")
+        spec["priority"] = pc.get("value", 0)
+        spec.setdefault("preemptionPolicy", pc.get("preemptionPolicy", "PreemptLowerPriority"))

@@ -60,6 +60,7 @@ class ApiServer:
         self.authorizer = authz.Authorizer(self.store, self.registry)
         self.allocator = admission.ServiceAllocator(self.store, self.registry, service_cidr, node_port_range)
         self.store.admission.append(self.allocator)
+        self.store.admission.append(admission.PodAdmission(self.store, self.registry))
         self.store.namespace_check = self._check_namespace
         self.crds = crds.CRDServer(self)
         reviews.install(self)
