@@ -24,6 +24,7 @@ from kubelite.apiserver.store import Obj, Store
 from kubelite.apiserver.watch import Change, WatchHub
 from kubelite.machinery import errors
 from kubelite.machinery.apply import apply as server_side_apply
+from kubelite.machinery.apply import schema_for
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.patch import json_patch, merge_patch, strategic_merge
 from kubelite.storage import Compacted
@@ -122,7 +123,11 @@ class ResourceHandlers:
         if api_version == "meta.k8s.io/v1" or (kind == "DeleteOptions"):
             return "io.k8s.apimachinery.pkg.apis.meta.v1." + kind
         rt = self.registry.by_kind(api_version, kind)
-        return rt.schema if rt is not None else None
+        if rt is not None:
+            return rt.schema
+        # Subresource bodies (TokenRequest, Binding, Eviction, Scale) are built-in messages
+        # that are not resources of their own.
+        return schema_for(api_version, kind)
 
     async def handle(self, req: ApiRequest, t: Target) -> ApiResponse:
         special = self.subresource_handlers.get((t.rt.plural, t.subresource)) if t.subresource else None

@@ -40,8 +40,8 @@ def user_from_peercert(cert: dict | None) -> UserInfo | None:
     return UserInfo(cn, tuple(orgs) + ("system:authenticated",))
 
 
-def make_app(api: ApiServer, token_authenticators: list[TokenAuthenticator] | None = None) -> web.Application:
-    authenticators = token_authenticators or []
+def make_app(api: ApiServer) -> web.Application:
+    authenticators: list[TokenAuthenticator] = api.token_authenticators
 
     async def authenticate(request: web.Request) -> UserInfo:
         transport = request.transport

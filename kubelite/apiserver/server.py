@@ -15,7 +15,10 @@ from typing import Any, Awaitable, Callable
 
 import kubelite
 from kubelite.api.kinds import BUILTIN
-from kubelite.apiserver import admission, authz, crds, reviews, subresources
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kubelite.apiserver import admission, authz, crds, reviews, serviceaccounts, subresources
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
@@ -47,7 +50,8 @@ def version_info() -> dict[str, str]:
 class ApiServer:
     def __init__(self, storage: Storage, *, server_address: str = "127.0.0.1:6443",
                  clock: Callable[[], dt.datetime] = now_utc,
-                 service_cidr: str = "10.43.0.0/16", node_port_range: tuple[int, int] = (30000, 32767)) -> None:
+                 service_cidr: str = "10.43.0.0/16", node_port_range: tuple[int, int] = (30000, 32767),
+                 service_account_key: bytes | None = None) -> None:
         self.storage = storage
         self.clock = clock
         self.server_address = server_address
@@ -66,8 +70,13 @@ class ApiServer:
         reviews.install(self)
         subresources.install(self)
         #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
-        #: answers from them, and the HTTPS front end should authenticate with the same list
+        #: answers from them and the HTTPS front end authenticates with the same list
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
+        # Service account tokens; without a key from the data dir (in-process tests) the key
+        # lives only as long as this server.
+        serviceaccounts.install(self, serviceaccounts.TokenIssuer(
+            service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()

@@ -24,3 +24,22 @@ def test_rbac_with_impersonation(cluster: Cluster, ns: str) -> None:
 def test_whoami_as_user_and_group(cluster: Cluster) -> None:
     out = cluster.kubectl("auth", "whoami", "--as=alice", "--as-group=devs").stdout
     assert "alice" in out and "devs" in out
+
+
+def test_service_account_token_authenticates_until_the_account_goes(cluster: Cluster, ns: str) -> None:
+    cluster.kubectl("-n", ns, "create", "serviceaccount", "robot")
+    token = cluster.kubectl("-n", ns, "create", "token", "robot").stdout.strip()
+    assert token.count(".") == 2  # a JWT
+    as_robot = ["--kubeconfig=/dev/null", f"--server={cluster.url}",
+                f"--certificate-authority={cluster.data_dir / 'tls' / 'ca.crt'}", f"--token={token}"]
+    who = cluster.kubectl(*as_robot, "auth", "whoami").stdout
+    assert f"system:serviceaccount:{ns}:robot" in who and f"system:serviceaccounts:{ns}" in who
+    denied = cluster.kubectl(*as_robot, "-n", ns, "get", "pods", check=False)
+    assert denied.returncode != 0 and "Forbidden" in denied.stderr
+    cluster.kubectl("-n", ns, "create", "rolebinding", "robot", "--clusterrole=cluster-admin",
+                    f"--serviceaccount={ns}:robot")
+    cluster.wait_for(lambda: cluster.kubectl(*as_robot, "-n", ns, "get", "pods", check=False).returncode == 0,
+                     what="RBAC grant to take effect")
+    cluster.kubectl("-n", ns, "delete", "serviceaccount", "robot")
+    gone = cluster.kubectl(*as_robot, "-n", ns, "get", "pods", check=False)
+    assert gone.returncode != 0 and "Unauthorized" in gone.stderr

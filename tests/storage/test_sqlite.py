@@ -256,7 +256,12 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
                 break
             acked.append(line)
         os.kill(proc.pid, signal.SIGKILL)
-        rest, err = await asyncio.to_thread(proc.communicate)
+        # Read the rest through the same buffered reader: communicate() reads the raw pipe and
+        # would skip what readline() already buffered, tearing the first line it returns.
+        rest = await asyncio.to_thread(proc.stdout.read)
+        assert proc.stderr is not None
+        err = await asyncio.to_thread(proc.stderr.read)
+        await asyncio.to_thread(proc.wait)
     finally:
         if proc.poll() is None:
             proc.kill()
