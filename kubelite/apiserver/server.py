@@ -22,6 +22,7 @@ from kubelite.apiserver import admission, authz, crds, reviews, serviceaccounts,
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
+from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.openapi import OpenAPIBuilder
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.apiserver.resources import ResourceRegistry
@@ -65,7 +66,8 @@ class ApiServer:
         self.allocator = admission.ServiceAllocator(self.store, self.registry, service_cidr, node_port_range)
         self.store.admission.append(self.allocator)
         self.store.admission.append(admission.PodAdmission(self.store, self.registry))
-        self.store.namespace_check = self._check_namespace
+        self.namespaces = NamespaceIndex(self)
+        self.store.namespace_check = self.namespaces.check
         self.crds = crds.CRDServer(self)
         reviews.install(self)
         subresources.install(self)
@@ -93,6 +95,7 @@ class ApiServer:
         await self.hub.start()
         await self.allocator.load()
         await self.crds.start()
+        await self.namespaces.start()
         from kubelite.apiserver.bootstrap import bootstrap
 
         await bootstrap(self)
@@ -100,17 +103,9 @@ class ApiServer:
 
     async def stop(self) -> None:
         await self.crds.stop()
+        await self.namespaces.stop()
         await self.hub.stop()
         await self.storage.close()
-
-    async def _check_namespace(self, namespace: str) -> None:
-        ns = await self.store.try_get(self.rt("", "v1", "namespaces"), None, namespace)
-        if ns is None:
-            raise errors.not_found("namespaces", "", namespace)
-        if ns["metadata"].get("deletionTimestamp"):
-            raise StatusError(403, "Forbidden",
-                              f"unable to create new content in namespace {namespace} because it is being terminated",
-                              {"name": namespace, "kind": "namespaces"})
 
     # -- entry point -----------------------------------------------------------------------
 
