@@ -277,6 +277,38 @@ def add_service_index(informer: Any) -> None:
         pass  # the other slice controller sharing the informer added it
 
 
+async def delete_slice(ctl: Any, key: str, sl: Obj) -> None:
+    """Delete one slice this controller manages (uid precondition: never a namesake)."""
+    meta = sl["metadata"]
+    try:
+        await ctl.client.delete(ENDPOINTSLICES, meta["name"], namespace=meta.get("namespace"),
+                                preconditions={"uid": meta.get("uid", "")})
+    except Exception as e:  # noqa: BLE001
+        ctl.expectations.lower(key, deletes=1)
+        if not is_not_found(e):
+            raise
+
+
+async def apply_plan(ctl: Any, key: str, ns: str, to_create: list[Obj], to_update: list[Obj],
+                     to_delete: list[Obj]) -> None:
+    """Carry out ``reconcile``'s plan for one Service: deletes, updates, then creates, with
+    the controller's expectations recorded first (shared by both slice controllers)."""
+    ctl.expectations.expect(key, adds=len(to_create), deletes=len(to_delete))
+    for sl in to_delete:
+        await delete_slice(ctl, key, sl)
+    for sl in to_update:
+        await ctl.client.update(ENDPOINTSLICES, sl, namespace=ns)
+    for sl in to_create:
+        try:
+            await ctl.client.create(ENDPOINTSLICES, sl, namespace=ns)
+        except Exception as e:  # noqa: BLE001
+            ctl.expectations.lower(key, adds=1)
+            if getattr(e, "code", None) in (403, 404):  # namespace terminating or gone
+                log.debug("endpointslices for %s: %s", key, e)
+                continue
+            raise
+
+
 class EndpointSliceController(Controller):
     """Keeps each selector Service's managed EndpointSlices equal to ``reconcile(...)``."""
 
@@ -352,7 +384,7 @@ class EndpointSliceController(Controller):
         if svc is None or service_selector(svc) is None:
             # Gone (the GC deletes owned slices) or selector-less: nothing of ours may remain.
             for sl in self._managed_slices(key, None) if svc is None else self._managed_slices(key, svc):
-                await self._delete(key, sl)
+                await delete_slice(self, key, sl)
             return
         if not self.expectations.satisfied(key):
             return  # our own creations/deletions are not in the cache yet; their events requeue us
@@ -363,30 +395,7 @@ class EndpointSliceController(Controller):
         to_create, to_update, to_delete = reconcile(svc, self._managed_slices(key, svc), groups, self.max_per_slice)
         if (svc.get("metadata") or {}).get("deletionTimestamp"):
             to_create = []  # a Service being deleted gets no new slices
-        self.expectations.expect(key, adds=len(to_create), deletes=len(to_delete))
-        for sl in to_delete:
-            await self._delete(key, sl)
-        for sl in to_update:
-            await self.client.update(ENDPOINTSLICES, sl, namespace=ns)
-        for sl in to_create:
-            try:
-                await self.client.create(ENDPOINTSLICES, sl, namespace=ns)
-            except Exception as e:  # noqa: BLE001
-                self.expectations.lower(key, adds=1)
-                if getattr(e, "code", None) in (403, 404):  # namespace terminating
-                    log.debug("endpointslices for %s: %s", key, e)
-                    continue
-                raise
-
-    async def _delete(self, key: str, sl: Obj) -> None:
-        meta = sl["metadata"]
-        try:
-            await self.client.delete(ENDPOINTSLICES, meta["name"], namespace=meta.get("namespace"),
-                                     preconditions={"uid": meta.get("uid", "")})
-        except Exception as e:  # noqa: BLE001
-            self.expectations.lower(key, deletes=1)
-            if not is_not_found(e):
-                raise
+        await apply_plan(self, key, ns, to_create, to_update, to_delete)
 
     async def _sync_kubernetes(self, svc: Obj) -> None:
         desired = kubernetes_slice(svc, self.apiserver_address)
@@ -506,7 +515,7 @@ class EndpointSliceMirroringController(Controller):
         groups = mirror_groups(ep) if wanted and ep is not None else {}
         if not groups:
             for sl in existing:
-                await self._delete(key, sl)
+                await delete_slice(self, key, sl)
             return
         assert svc is not None and ep is not None
         if not self.expectations.satisfied(key):
@@ -516,29 +525,7 @@ class EndpointSliceMirroringController(Controller):
                  "controller": True, "blockOwnerDeletion": True}
         to_create, to_update, to_delete = reconcile(svc, existing, groups, self.max_per_slice,
                                                     labels=mirror_labels(ep), owner=owner)
-        self.expectations.expect(key, adds=len(to_create), deletes=len(to_delete))
-        for sl in to_delete:
-            await self._delete(key, sl)
-        for sl in to_update:
-            await self.client.update(ENDPOINTSLICES, sl, namespace=ns)
-        for sl in to_create:
-            try:
-                await self.client.create(ENDPOINTSLICES, sl, namespace=ns)
-            except Exception as e:  # noqa: BLE001
-                self.expectations.lower(key, adds=1)
-                if getattr(e, "code", None) in (403, 404):
-                    continue
-                raise
-
-    async def _delete(self, key: str, sl: Obj) -> None:
-        meta = sl["metadata"]
-        try:
-            await self.client.delete(ENDPOINTSLICES, meta["name"], namespace=meta.get("namespace"),
-                                     preconditions={"uid": meta.get("uid", "")})
-        except Exception as e:  # noqa: BLE001
-            self.expectations.lower(key, deletes=1)
-            if not is_not_found(e):
-                raise
+        await apply_plan(self, key, ns, to_create, to_update, to_delete)
 
 
 __all__ = ["EndpointSliceController", "EndpointSliceMirroringController", "mirror_groups", "reconcile", "desired_groups", "pod_to_endpoint", "kubernetes_slice",
