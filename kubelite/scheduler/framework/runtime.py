@@ -262,24 +262,20 @@ class Framework:
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
                                          node: NodeInfo) -> Status | None:
-        for name, ext in self._extensions:
-            if name in state.skip_filter:
-                continue
-            try:
-                st = ext.add_pod(state, pod, to_add, node)
-            except Exception as e:
-                return Status.as_error(e, name)
-            if not Status.is_success(st):
-                return st
-        return None
+        return self._run_extensions("add_pod", state, pod, to_add, node)
 
     def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo,
                                             node: NodeInfo) -> Status | None:
+        return self._run_extensions("remove_pod", state, pod, to_remove, node)
+
+    def _run_extensions(self, method: str, state: CycleState, pod: PodInfo, other: PodInfo,
+                        node: NodeInfo) -> Status | None:
+        """PreFilterExtensions.AddPod/RemovePod of every plugin not skipped this cycle."""
         for name, ext in self._extensions:
             if name in state.skip_filter:
                 continue
             try:
-                st = ext.remove_pod(state, pod, to_remove, node)
+                st = getattr(ext, method)(state, pod, other, node)
             except Exception as e:
                 return Status.as_error(e, name)
             if not Status.is_success(st):
