@@ -100,6 +100,11 @@ def _prepare_fds(keep: list[int]) -> list[int]:
         os.dup2(fd, 3 + i, inheritable=False)
         out.append(3 + i)
     os.closerange(3 + len(keep), 1 << 20)
+    # And not the agent's stdio either: a container must not hold its terminal or log pipe.
+    null = os.open(os.devnull, os.O_RDWR)
+    for i in range(3):
+        os.dup2(null, i)
+    os.close(null)
     return out
 
 
@@ -207,6 +212,15 @@ def _init(spec: dict[str, Any], w: int) -> None:
         child_fds[0] = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     err_pipe_r, err_pipe_w = os.pipe()
     writer = CRILogWriter(spec["log_path"], spec.get("log_max_size", 10 << 20), spec.get("log_max_files", 5))
+    # Signals are caught from before the fork: a command that exits at once must not have its
+    # SIGCHLD arrive while the disposition is still the default (ignored).
+    sig_r, sig_w = os.pipe()
+    os.set_blocking(sig_w, False)
+    os.set_blocking(sig_r, False)
+    signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
+    for s in FORWARDED + (signal.SIGCHLD,):
+        signal.signal(s, lambda *_: None)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     c = os.fork()
     if c == 0:
@@ -231,7 +245,7 @@ def _init(spec: dict[str, Any], w: int) -> None:
                                              "finished_at": now, "started_at": now})
         os.write(w, json.dumps({"error": failure}).encode())
         os._exit(0)
-    loop = _Init(spec, writer, c, outputs, stdin_w, tty)
+    loop = _Init(spec, writer, c, outputs, stdin_w, tty, sig_r)
     info = {"init_pid": my_pid, "init_ticks": my_ticks, "pid": c_host, "started_at": now}
     write_json_atomic(f"{d}/init.json", info)
     os.write(w, json.dumps(info).encode())
@@ -256,7 +270,10 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
                 f.write("0")
         _reset_signals()
         if spec.get("cwd"):
-            os.chdir(spec["cwd"])
+            try:
+                os.chdir(spec["cwd"])
+            except OSError as e:
+                raise _StartError(f'chdir to cwd ("{spec["cwd"]}") failed: {e.strerror.lower()}') from None
         gid, uid = spec.get("gid"), spec.get("uid")
         if spec.get("groups") is not None and (uid is not None or gid is not None):
             os.setgroups(spec["groups"])
@@ -265,17 +282,26 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
         if uid is not None:
             os.setuid(uid)
         argv = spec["argv"]
-        os.execvpe(argv[0], argv, spec["env"])
-    except BaseException as e:  # noqa: BLE001
-        msg = str(e)
-        if isinstance(e, FileNotFoundError) and e.filename is None:
-            msg = f'exec: "{spec["argv"][0]}": executable file not found in $PATH'
-        elif isinstance(e, OSError) and e.errno == errno.ENOENT and spec.get("cwd"):
-            msg = f'exec: "{spec["argv"][0]}": {e.strerror}'
         try:
-            os.write(err_w, msg.encode() or b"exec failed")
+            os.execvpe(argv[0], argv, spec["env"])
+        except OSError as e:
+            raise _StartError(exec_error(argv[0], e)) from None
+    except BaseException as e:  # noqa: BLE001
+        try:
+            os.write(err_w, str(e).encode() or b"exec failed")
         finally:
             os._exit(127)
+
+
+class _StartError(Exception):
+    pass
+
+
+def exec_error(cmd: str, e: OSError) -> str:
+    """The message runc gives for a command that cannot be executed (what kubectl shows)."""
+    if e.errno == errno.ENOENT and "/" not in cmd:
+        return f'exec: "{cmd}": executable file not found in $PATH'
+    return f'exec: "{cmd}": {(e.strerror or str(e)).lower()}'
 
 
 class _Client:
@@ -287,21 +313,14 @@ class _Init:
     """B's event loop: poll on output fds, the attach socket, its clients and a signal pipe."""
 
     def __init__(self, spec: dict[str, Any], writer: CRILogWriter, child: int, outputs: dict[int, str],
-                 stdin_w: int | None, tty: bool) -> None:
+                 stdin_w: int | None, tty: bool, sig_r: int) -> None:
         self.spec, self.child, self.outputs, self.stdin_w, self.tty = spec, child, outputs, stdin_w, tty
         self.writer = writer
         self.status: int | None = None
         self.clients: dict[int, _Client] = {}
         self.stdin_claimed = False
         self.poll = select.poll()
-        sig_r, sig_w = os.pipe()
-        os.set_blocking(sig_w, False)
-        os.set_blocking(sig_r, False)
         self.sig_r = sig_r
-        signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
-        for s in FORWARDED + (signal.SIGCHLD,):
-            signal.signal(s, lambda *_: None)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.poll.register(sig_r, select.POLLIN)
         for fd in outputs:
             os.set_blocking(fd, False)
@@ -340,11 +359,14 @@ class _Init:
                 if time.monotonic() > drain_deadline:
                     break
             try:
-                events = self.poll.poll(100 if self.status is not None else None)
+                events = self.poll.poll(100 if self.status is not None else 2000)
             except InterruptedError:
                 continue
-            if self.status is not None and not events:
-                break
+            if not events:
+                if self.status is not None:
+                    break
+                self._reap()        # belt and braces: a lost wakeup costs at most 2 s
+                continue
             for fd, ev in events:
                 if fd == self.sig_r:
                     self._signals()

@@ -36,6 +36,7 @@ from kubelite.kubelet.runtime.process.init import (
     FRAME,
     SOCK_NAME,
     _reset_signals,
+    exec_error,
 )
 
 NS_ORDER = ("ipc", "uts", "net", "pid", "mnt")   # mnt last: it changes how /proc resolves
@@ -111,9 +112,7 @@ def _exec_d(target: dict[str, Any], argv: list[str], child: list[int], info_w: i
                 os.chdir(target.get("cwd") or "/")
                 os.execvpe(argv[0], argv, target["env"])
             except BaseException as ex:  # noqa: BLE001
-                msg = str(ex)
-                if isinstance(ex, FileNotFoundError):
-                    msg = f'exec: "{argv[0]}": executable file not found in $PATH'
+                msg = exec_error(argv[0], ex) if isinstance(ex, OSError) else str(ex)
                 os.write(2, f"{msg}\n".encode())
                 os._exit(127 if isinstance(ex, FileNotFoundError) else 126)
         os.write(3, f"{e}\n".encode())
