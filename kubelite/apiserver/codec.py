@@ -68,6 +68,18 @@ def _decode(body: bytes, content_type: str, resolve_kind: Callable[[str, str], s
     raise errors.unsupported_media_type(content_type)
 
 
+def check_size(value: Any) -> None:
+    """Refuse an object whose JSON encoding is larger than a request body may be: a patch can
+    make an object bigger than any body the client sent (kube-apiserver answers such results
+    413 too, from its storage size limit)."""
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:  # a value orjson cannot encode (huge integers) is refused elsewhere
+        return
+    if size > MAX_BODY:
+        raise errors.too_large()
+
+
 def check_depth(value: Any) -> None:
     """Refuse bodies nested deeper than MAX_DEPTH, iteratively: the server's recursive code
     (patches, apply, validation) and orjson's encoder (255 levels, with list and watch-event

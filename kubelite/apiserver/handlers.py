@@ -423,6 +423,7 @@ class ResourceHandlers:
                 new = strategic_merge(current, patch, rt.schema)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
+            codec.check_size(new)  # every patch type: the result, not just the body, is bounded
             new_meta = new.get("metadata")
             if isinstance(new_meta, dict):
                 new_rv = new_meta.get("resourceVersion")
