@@ -139,7 +139,7 @@ class ResourceHandlers:
             handler = self.virtual_handlers.get(t.rt.kind)
             if handler is None:
                 raise errors.method_not_allowed(f"{t.rt.kind} is not served by this server")
-            body = self._body(req, t)
+            body = await self._body(req, t)
             self._check_kind(t, body)
             dry_run(req)  # validates the value; reviews store nothing either way
             # type-checked and validated like a stored kind, so a handler sees a well-formed question
@@ -182,8 +182,8 @@ class ResourceHandlers:
 
     # -- bodies and responses --------------------------------------------------------------
 
-    def _body(self, req: ApiRequest, t: Target) -> Obj:
-        obj = codec.decode_body(req.body, req.content_type, self.resolve_kind)
+    async def _body(self, req: ApiRequest, t: Target) -> Obj:
+        obj = await codec.decode_body_async(req.body, req.content_type, self.resolve_kind)
         if not isinstance(obj, dict):
             raise errors.bad_request("the request body must be a JSON object")
         return obj
@@ -342,18 +342,18 @@ class ResourceHandlers:
     async def _create(self, req: ApiRequest, t: Target) -> ApiResponse:
         if t.name or t.subresource:
             raise errors.method_not_allowed()
-        obj = self._body(req, t)
+        obj = await self._body(req, t)
         self._check_kind(t, obj)
-        warnings = fields.check_fields(t.rt, obj, field_validation(req))
+        warnings = await codec.off_loop(len(req.body), fields.check_fields, t.rt, obj, field_validation(req))
         created = await self.store.create(t.rt, obj, namespace=t.namespace, manager=self._manager(req),
                                           dry_run=dry_run(req))
         return self._object_response(req, t.rt, created, 201, warnings)
 
     async def _update(self, req: ApiRequest, t: Target) -> ApiResponse:
-        body = self._body(req, t)
+        body = await self._body(req, t)
         self._check_kind(t, body)
         mode = field_validation(req)
-        warnings = fields.check_fields(t.rt, body, mode)
+        warnings = await codec.off_loop(len(req.body), fields.check_fields, t.rt, body, mode)
         sent_rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
         rt = t.rt
 
@@ -384,7 +384,7 @@ class ResourceHandlers:
     async def _patch(self, req: ApiRequest, t: Target) -> ApiResponse:
         ctype = codec.media_type(req.content_type)
         rt = t.rt
-        patch = codec.decode_body(req.body, req.content_type)
+        patch = await codec.decode_body_async(req.body, req.content_type)
         mode = field_validation(req)
         warnings: list[str] = []
         is_apply = ctype == "application/apply-patch+yaml"
@@ -447,10 +447,10 @@ class ResourceHandlers:
             dry_run=dry_run(req), create=create, record_manager=not is_apply)
         return self._object_response(req, rt, obj, 201 if created else 200, warnings)
 
-    def _delete_options(self, req: ApiRequest) -> dict[str, Any]:
+    async def _delete_options(self, req: ApiRequest) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         if req.body and req.body.strip():
-            body = codec.decode_body(req.body, req.content_type or "application/json", self.resolve_kind)
+            body = await codec.decode_body_async(req.body, req.content_type or "application/json", self.resolve_kind)
             if not isinstance(body, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
             opts = body
@@ -474,7 +474,7 @@ class ResourceHandlers:
     async def _delete(self, req: ApiRequest, t: Target) -> ApiResponse:
         if t.subresource:
             raise errors.method_not_allowed()
-        opts = self._delete_options(req)
+        opts = await self._delete_options(req)
         is_dry = dry_run(req) or opts.get("dryRun") == ["All"]
         obj, _ = await self.store.delete(t.rt, t.namespace, t.name, propagation=opts.get("propagationPolicy"),
                                          grace_seconds=opts.get("gracePeriodSeconds"),
@@ -482,7 +482,7 @@ class ResourceHandlers:
         return self._object_response(req, t.rt, obj, 200)
 
     async def _delete_collection(self, req: ApiRequest, t: Target) -> ApiResponse:
-        opts = self._delete_options(req)
+        opts = await self._delete_options(req)
         is_dry = dry_run(req) or opts.get("dryRun") == ["All"]
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt))
         deleted = []
@@ -513,7 +513,7 @@ class ResourceHandlers:
         if t.verb not in ("update", "patch"):
             raise errors.method_not_allowed()
         ctype = codec.media_type(req.content_type)
-        body = codec.decode_body(req.body, req.content_type, self.resolve_kind)
+        body = await codec.decode_body_async(req.body, req.content_type, self.resolve_kind)
 
         def mutate(current: Obj) -> Obj:
             scale = fields.scale_of(rt, current)
