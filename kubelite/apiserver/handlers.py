@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 BOOKMARK_INTERVAL = 30.0
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 
 
 @dataclass(slots=True)
@@ -95,9 +97,12 @@ def int_param(req: ApiRequest, name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise errors.bad_request(f'invalid value for {name}: "{raw}" is not an integer') from None
+    if not INT64_MIN <= value <= INT64_MAX:  # kube parses these as int64
+        raise errors.bad_request(f'invalid value for {name}: strconv.ParseInt: parsing "{raw}": value out of range')
+    return value
 
 
 def field_validation(req: ApiRequest) -> str:
@@ -453,6 +458,10 @@ class ResourceHandlers:
             body = await codec.decode_body_async(req.body, req.content_type or "application/json", self.resolve_kind)
             if not isinstance(body, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
+            errs = conformance.type_errors(body, DELETE_OPTIONS)
+            if errs:
+                raise conformance.cannot_handle("DeleteOptions", "v1", errs[0].message)
+            conformance.drop_nulls(body, DELETE_OPTIONS)
             opts = body
         if "propagationPolicy" in req.query:
             opts["propagationPolicy"] = req.query["propagationPolicy"]

@@ -167,3 +167,27 @@ def test_big_yaml_body_does_not_delay_other_requests(api: Api, server: Cluster, 
     worst = max(latencies)
     print(f"create took {result['took']:.2f}s; {len(latencies)} concurrent GETs, worst {worst * 1000:.0f} ms")
     assert worst < 0.5, f"a GET waited {worst:.2f}s behind the YAML decode"
+
+
+def test_kubectl_create_daemonset_with_empty_annotations(server: Cluster, tmp_path: Path) -> None:
+    """The realistic null: ``annotations:`` with nothing under it, in a manifest file."""
+    manifest = tmp_path / "ds.yaml"
+    manifest.write_text("""apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: empty-annotations
+  annotations:
+spec:
+  selector:
+    matchLabels: {app: ea}
+  template:
+    metadata:
+      labels: {app: ea}
+      annotations:
+    spec:
+      containers:
+      - name: c
+        image: nginx
+""")
+    out = server.kubectl("-n", "default", "create", "-f", str(manifest))
+    assert out.stdout.strip() == "daemonset.apps/empty-annotations created", out.stderr
