@@ -160,7 +160,7 @@ class ResourceHandlers:
                 raise errors.invalid_object(t.rt.kind, t.rt.group, meta.get("name", ""), errs)
             resp = await handler(req, t, body)
             if warnings:
-                resp.headers["Warning"] = ", ".join(f'299 - "{_quote(w)}"' for w in warnings)
+                resp.headers["Warning"] = warning_header(warnings)
             return resp
         if t.subresource == "scale":
             return await self._scale(req, t)
@@ -220,7 +220,7 @@ class ResourceHandlers:
         body, ctype = codec.encode(out, req.accept)
         headers = {}
         if warnings:
-            headers["Warning"] = ", ".join(f'299 - "{_quote(w)}"' for w in warnings)
+            headers["Warning"] = warning_header(warnings)
         return ApiResponse(status, body, ctype, headers)
 
     # -- list and watch ------------------------------------------------------------------
@@ -625,5 +625,22 @@ def _fmt(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: longest warning text sent; the rest is cut (unknown field names are the client's to choose)
+MAX_WARNING_CHARS = 4096
+MAX_WARNINGS = 64
+
+
+def warning_header(warnings: list[str]) -> str:
+    """The ``Warning`` header for ``warnings`` (RFC 7234 ``299 - "text"``, as kube sends them).
+    Texts come from the request (unknown field names), so they are escaped: a quote or
+    backslash, and any control character -- a newline would end the header, and the HTTP
+    server refuses to send it at all."""
+    texts = warnings[:MAX_WARNINGS]
+    return ", ".join(f'299 - "{_quote(w[:MAX_WARNING_CHARS])}"' for w in texts)
+
+
 def _quote(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+    out = s.replace("\\", "\\\\").replace('"', '\\"')
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in out):
+        out = "".join(ch if ord(ch) >= 0x20 and ord(ch) != 0x7F else f"\\x{ord(ch):02x}" for ch in out)
+    return out

@@ -191,3 +191,27 @@ spec:
 """)
     out = server.kubectl("-n", "default", "create", "-f", str(manifest))
     assert out.stdout.strip() == "daemonset.apps/empty-annotations created", out.stderr
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+
+def test_unknown_field_with_a_newline_gets_a_reply_with_a_warning(api: Api) -> None:
+    """The field is dropped with a Warning, as any unknown field; its name is escaped in the
+    header instead of breaking it (the object used to be created with an empty reply)."""
+    import http.client
+
+    name = "cm-" + uuid.uuid4().hex[:8]
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                       "data": {"k": "v"}, "evil\r\nX-Injected: 1\nfield": "x"})
+    conn = api._connect()
+    conn.request("POST", CM, body=body, headers={"Content-Type": "application/json", "Accept": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    assert resp.status == 201, data[:300]
+    assert resp.getheader("X-Injected") is None
+    warning = resp.getheader("Warning") or ""
+    assert warning.startswith('299 - "unknown field'), warning
+    assert "evil\\x0d\\x0aX-Injected: 1\\x0afield" in warning, warning
+    assert isinstance(resp, http.client.HTTPResponse)
+    assert "evil\r\nX-Injected: 1\nfield" not in api.request("GET", f"{CM}/{name}").json
