@@ -24,7 +24,8 @@ from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Disc
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.openapi import OpenAPIBuilder
-from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.request import CURRENT_USER, ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.rbac_escalation import EscalationCheck
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Store, now_utc
 from kubelite.apiserver.watch import WatchHub
@@ -66,6 +67,7 @@ class ApiServer:
         self.allocator = admission.ServiceAllocator(self.store, self.registry, service_cidr, node_port_range)
         self.store.admission.append(self.allocator)
         self.store.admission.append(admission.PodAdmission(self.store, self.registry))
+        self.store.admission.append(EscalationCheck(self.authorizer))
         self.namespaces = NamespaceIndex(self)
         self.store.namespace_check = self.namespaces.check
         self.crds = crds.CRDServer(self)
@@ -93,6 +95,7 @@ class ApiServer:
     async def start(self) -> None:
         await self.storage.start()
         await self.hub.start()
+        self.authorizer.start(self.hub)
         await self.allocator.load()
         await self.crds.start()
         await self.namespaces.start()
@@ -102,6 +105,7 @@ class ApiServer:
         self.ready.set()
 
     async def stop(self) -> None:
+        await self.authorizer.stop()
         await self.crds.stop()
         await self.namespaces.stop()
         await self.hub.stop()
@@ -219,7 +223,11 @@ class ApiServer:
     async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
-        return await self.resources.handle(req, t)
+        token = CURRENT_USER.set(req.user)
+        try:
+            return await self.resources.handle(req, t)
+        finally:
+            CURRENT_USER.reset(token)
 
 
 def _header(req: ApiRequest, name: str) -> str:
