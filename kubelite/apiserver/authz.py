@@ -85,6 +85,23 @@ class Authorizer:
             resource = rt.plural + (f"/{subresource}" if subresource else "")
             raise errors.forbidden_request(user.name, verb, resource, rt.group, namespace or "")
 
+    async def check_path(self, user: UserInfo, verb: str, path: str) -> None:
+        """Authorize a non-resource request (``GET /apis``) or raise 403 as kube words it."""
+        if not await self.authorize_path(user, verb, path):
+            raise errors.StatusError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path "{path}"')
+
+    async def authorize_path(self, user: UserInfo, verb: str, path: str) -> bool:
+        """Whether an RBAC ``nonResourceURLs`` rule bound cluster-wide allows ``verb`` on ``path``."""
+        if user.is_master:
+            return True
+        for rule in await self.all_rules_for(user, ""):
+            urls = rule.get("nonResourceURLs") or []
+            verbs = rule.get("verbs") or []
+            if ("*" in verbs or verb in verbs) and any(
+                    u == path or (u.endswith("*") and path.startswith(u[:-1])) for u in urls):
+                return True
+        return False
+
     async def _rbac(self) -> dict[str, Any]:
         now = time.monotonic()
         if self._cache and now - self._cache[0] < _CACHE_SECONDS:

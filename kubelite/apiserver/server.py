@@ -76,6 +76,8 @@ class ApiServer:
         #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
         #: answers from them and the HTTPS front end authenticates with the same list
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
+        #: ``--anonymous-auth``: requests without credentials are system:anonymous (True) or 401
+        self.anonymous_auth = True
         # Service account tokens; without a key from the data dir (in-process tests) the key
         # lives only as long as this server.
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
@@ -125,13 +127,15 @@ class ApiServer:
 
     async def _dispatch(self, req: ApiRequest) -> ApiResponse:
         path = req.path.rstrip("/") or "/"
+        if _header(req, "Impersonate-User") or _header(req, "Impersonate-Group"):
+            req.user = await self._impersonate(req)
         if path in PUBLIC_PATHS:
             return self._public(path, req)
-        if req.user.name == "system:anonymous":
-            raise errors.unauthorized()
-        if _header(req, "Impersonate-User"):
-            req.user = await self._impersonate(req)
         segs = [s for s in path.split("/") if s]
+        if not _is_resource_path(segs):
+            # discovery, OpenAPI, "/": non-resource URLs, authorized by RBAC nonResourceURLs
+            # (system:discovery grants them to every authenticated user; anonymous gets 403)
+            await self.authorizer.check_path(req.user, req.method.lower(), req.path)
         if not segs:
             return json_response({"paths": sorted(["/api", "/api/v1", "/apis", "/healthz", "/livez",
                                                    "/readyz", "/version", "/openapi/v3"])})
@@ -228,6 +232,11 @@ class ApiServer:
             return await self.resources.handle(req, t)
         finally:
             CURRENT_USER.reset(token)
+
+
+def _is_resource_path(segs: list[str]) -> bool:
+    """/api/v1/<resource>... and /apis/<group>/<version>/<resource>... (kube's RequestInfo)."""
+    return (len(segs) >= 3 and segs[0] == "api") or (len(segs) >= 4 and segs[0] == "apis")
 
 
 def _header(req: ApiRequest, name: str) -> str:

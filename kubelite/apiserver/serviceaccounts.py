@@ -10,6 +10,7 @@ with the same uid -- deleting and recreating a service account invalidates its o
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
@@ -70,12 +71,12 @@ class TokenIssuer:
         try:
             header = orjson.loads(_unb64(parts[0]))
             raw = _unb64(parts[2])
-            if header.get("alg") != "ES256" or len(raw) != 64:
+            if not isinstance(header, dict) or header.get("alg") != "ES256" or len(raw) != 64:
                 return None
             sig = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
             self.key.public_key().verify(sig, f"{parts[0]}.{parts[1]}".encode(), ec.ECDSA(hashes.SHA256()))
             claims = orjson.loads(_unb64(parts[1]))
-        except (InvalidSignature, ValueError, TypeError, orjson.JSONDecodeError):
+        except (InvalidSignature, ValueError, TypeError, orjson.JSONDecodeError, binascii.Error):
             return None
         return claims if isinstance(claims, dict) else None
 
