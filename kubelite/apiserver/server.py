@@ -78,6 +78,8 @@ class ApiServer:
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
         #: ``--anonymous-auth``: requests without credentials are system:anonymous (True) or 401
         self.anonymous_auth = True
+        #: ``--api-audiences``: a service-account token must name one (kube's default: the issuer)
+        self.api_audiences: list[str] = list(serviceaccounts.DEFAULT_AUDIENCES)
         # Service account tokens; without a key from the data dir (in-process tests) the key
         # lives only as long as this server.
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
