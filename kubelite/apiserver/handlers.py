@@ -17,7 +17,7 @@ import orjson
 
 from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
-from kubelite.apiserver import codec, fields, tables
+from kubelite.apiserver import codec, fields, listoptions, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Obj, Store
@@ -232,6 +232,7 @@ class ResourceHandlers:
         limit = int_param(req, "limit") or 0
         if limit < 0:
             raise errors.bad_request("limit must be non-negative")
+        listoptions.check(req.query, watch=False)
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt), limit=limit,
                                      continue_token=req.query.get("continue", ""))
         rv = str(page.resource_version)
@@ -259,15 +260,23 @@ class ResourceHandlers:
             by_name = t.name
             base = match
             match = (lambda o: o["metadata"].get("name") == by_name and (base is None or base(o)))
+        listoptions.check(req.query, watch=True)
         raw_rv = req.query.get("resourceVersion", "")
         timeout = int_param(req, "timeoutSeconds")
         bookmarks = req.query.get("allowWatchBookmarks") in ("true", "1")
+        send_initial = listoptions.send_initial_events(req.query)
         as_kind = codec.wants_as(req.accept)
         initial: list[Obj] = []
-        if raw_rv in ("", "0"):
-            # "Start at most recent": synthetic ADDED events for what exists, then changes.
+        # A streaming list (sendInitialEvents=true) ends its synthetic ADDED events with a
+        # bookmark annotated initial-events-end, which client-go's reflector waits for.
+        end_bookmark = bool(send_initial) and bookmarks
+        if send_initial or (send_initial is None and raw_rv in ("", "0")):
+            # "Get state and start at most recent" (or the state not older than the given
+            # revision, which the current state is): ADDED events for what exists, then changes.
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
+        elif raw_rv in ("", "0"):  # sendInitialEvents=false: "start at most recent", no state
+            after = self.store.storage.current_revision()
         else:
             try:
                 after = int(raw_rv)
@@ -295,6 +304,8 @@ class ResourceHandlers:
             try:
                 for obj in initial:
                     yield encoder.event("ADDED", obj, None)
+                if end_bookmark:
+                    yield encoder.bookmark(after, initial_events_end=True)
                 while True:
                     wait = BOOKMARK_INTERVAL if bookmarks else None
                     if deadline is not None:
@@ -586,10 +597,10 @@ class _EventEncoder:
     def event(self, etype: str, obj: Obj, ch: Change | None) -> bytes:
         return b'{"type":"' + etype.encode() + b'","object":' + self._object_bytes(obj, ch) + b"}\n"
 
-    def bookmark(self, revision: int) -> bytes:
+    def bookmark(self, revision: int, initial_events_end: bool = False) -> bytes:
         obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                "metadata": {"resourceVersion": str(revision),
-                            "annotations": {"k8s.io/initial-events-end": "false"}}}
+                            "annotations": {"k8s.io/initial-events-end": "true" if initial_events_end else "false"}}}
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def expired(self, revision: int) -> bytes:
