@@ -119,6 +119,21 @@ def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: 
         raise SystemExit(1) from None
 
 
+@cli.command("killall")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="State directory (default /var/lib/kubelite as root, else ~/.local/share/kubelite).")
+def killall_cmd(data_dir: Path | None) -> None:
+    """Stop every pod of this node's agent and remove its cgroups, mounts and namespaces."""
+    from kubelite.kubelet.runtime.process import default_state_dir, killall
+
+    state = default_state_dir((data_dir or default_data_dir()) / "agent")
+    if not state.exists():
+        console.print(f"nothing to do: no process runtime state in {state}")
+        return
+    done = killall(state)
+    console.print(f"killed {done['containers']} containers, tore down {done['sandboxes']} pod sandboxes")
+
+
 def main() -> None:
     cli()
 

@@ -381,3 +381,27 @@ async def test_remove_and_killall(tmp_path: Path, state: Path, cgroup_root: str)
     rt2 = ProcessRuntime(state, cgroup_root=cgroup_root)
     assert {c.exit_code for c in await rt2.list_containers()} == {137}
     assert (await rt2.pod_sandbox_status(sid)).state == SandboxState.NOTREADY
+
+
+async def test_killall_command(tmp_path: Path) -> None:
+    from kubelite.kubelet.runtime.process import default_state_dir
+    state = default_state_dir(tmp_path / "data" / "agent")
+    rt = ProcessRuntime(state)
+    sid = await rt.run_pod_sandbox(pod())
+    cid = await rt.create_container(sid, ctr(tmp_path, "sleep", "100"))
+    await rt.start_container(cid)
+    try:
+        out = subprocess.run([sys.executable, "-m", "kubelite.cli.main", "killall", "--data-dir", str(tmp_path / "data")],
+                             capture_output=True, text=True, timeout=30, cwd=Path(__file__).resolve().parents[3])
+        assert out.returncode == 0, out.stderr
+        assert "killed 1 containers" in out.stderr.replace("\n", " ")
+        st = await asyncio.wait_for(rt.wait_container(cid), 5)
+        assert st.exit_code == 137
+        from kubelite.kubelet.runtime.process import namespaces as ns
+        assert ns.mounted_under(str(state)) == []
+        rec = rt._containers[cid]["cgroup"]
+        if rec:
+            dirs = rec["dirs"].values() if rec["version"] == 1 else [rec["dir"]]
+            assert not any(os.path.exists(d) for d in dirs)
+    finally:
+        killall(state)

@@ -82,12 +82,19 @@ def killall(state_dir: str | Path, *, cgroup_root: str | None = "kubelite") -> d
         for point in ns.mounted_under(str(layout.root)):
             ns.unpin(point)
             unmounted += 1
-    # Our cgroup root under the agent's own cgroup, with whatever is left in it.
+    # Our cgroup root under the agent's own cgroup: remove what is left empty. Only recorded
+    # containers are killed — another agent (another data dir) on this machine may share the
+    # root with pods of its own.
     driver = cgroups.detect(cgroup_root) if cgroup_root else None
     if isinstance(driver, cgroups.V1Driver):
-        cgroups.CgroupV1(driver.base_dirs()).kill()
-        cgroups.CgroupV1(driver.base_dirs()).remove()
+        for d in driver.base_dirs().values():
+            _rmdir_empty(d)
     elif isinstance(driver, cgroups.V2Driver):
-        cgroups.CgroupV2(driver.base_dir()).kill()
-        cgroups.CgroupV2(driver.base_dir()).remove()
+        _rmdir_empty(driver.base_dir())
     return {"containers": killed, "sandboxes": torn, "mounts": unmounted}
+
+
+def _rmdir_empty(top: str) -> None:
+    for root, _dirs, _files in os.walk(top, topdown=False):
+        with contextlib.suppress(OSError):
+            os.rmdir(root)

@@ -180,6 +180,7 @@ class ProcessRuntime:
         for cid in self.layout.container_ids():
             rec = read_json(self.layout.container(cid) / "container.json")
             if rec:
+                rec.pop("starting", None)    # a start the previous agent did not finish: init.json says
                 self._containers[cid] = rec
 
     # --- records ----------------------------------------------------------------------------
