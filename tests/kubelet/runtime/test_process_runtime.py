@@ -111,7 +111,7 @@ async def test_stop_sigterm_then_sigkill(rt: ProcessRuntime, tmp_path: Path) -> 
 async def test_plain_processes_without_isolation(tmp_path: Path) -> None:
     """The non-root path (forced here): plain host processes, same lifecycle and logs."""
     state = tmp_path / "plain"
-    rt = ProcessRuntime(state, isolate=False)
+    rt = ProcessRuntime(state, isolate=False, use_shim=False)     # and inits forked by the agent itself
     assert rt.isolate is False and rt.cgroups is None
     sid = await rt.run_pod_sandbox(pod(hosts_file=HOSTS))
     st, lines = await run(rt, sid, tmp_path, "sh", "-c", "echo plain; exit 4")

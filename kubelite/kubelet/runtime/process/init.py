@@ -58,11 +58,12 @@ SOCK_NAME = "attach.sock"
 
 
 def write_json_atomic(path: str, obj: dict[str, Any]) -> None:
+    """Readers never see a torn record (rename is atomic). No fsync (5 ms each here): the
+    records must survive an agent restart, which they do; after a machine crash the processes
+    they describe are gone anyway."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

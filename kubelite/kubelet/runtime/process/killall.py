@@ -16,6 +16,7 @@ from pathlib import Path
 from kubelite.kubelet.runtime.interface import SandboxState
 from kubelite.kubelet.runtime.process import cgroups
 from kubelite.kubelet.runtime.process import namespaces as ns
+from kubelite.kubelet.runtime.process import shim
 from kubelite.kubelet.runtime.process.init import proc_start_ticks
 from kubelite.kubelet.runtime.process.state import Layout, read_json, write_json
 
@@ -82,6 +83,7 @@ def killall(state_dir: str | Path, *, cgroup_root: str | None = "kubelite") -> d
         for point in ns.mounted_under(str(layout.root)):
             ns.unpin(point)
             unmounted += 1
+    shim.stop(str(layout.root))
     # Our cgroup root under the agent's own cgroup: remove what is left empty. Only recorded
     # containers are killed — another agent (another data dir) on this machine may share the
     # root with pods of its own.

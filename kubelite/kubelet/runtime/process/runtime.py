@@ -38,6 +38,7 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -58,6 +59,7 @@ from kubelite.kubelet.runtime.interface import (
 )
 from kubelite.kubelet.runtime.process import cgroups
 from kubelite.kubelet.runtime.process import namespaces as ns
+from kubelite.kubelet.runtime.process import shim
 from kubelite.kubelet.runtime.process.init import proc_start_ticks, spawn
 from kubelite.kubelet.runtime.process.logs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, log_files
 from kubelite.kubelet.runtime.process.state import (
@@ -164,8 +166,12 @@ class ProcessRuntime:
     version = "0.1.0"
 
     def __init__(self, state_dir: str | Path, *, cgroup_root: str = "kubelite", isolate: bool | None = None,
-                 log_max_size: int = DEFAULT_MAX_SIZE, log_max_files: int = DEFAULT_MAX_FILES) -> None:
+                 log_max_size: int = DEFAULT_MAX_SIZE, log_max_files: int = DEFAULT_MAX_FILES,
+                 use_shim: bool = True) -> None:
         self.layout = Layout(state_dir)
+        self.use_shim = use_shim
+        self._shim_lock = threading.Lock()
+        self._shim_ready = False
         self.layout.make()
         self.isolate = ns.available() if isolate is None else bool(isolate and ns.available())
         self.cgroups = cgroups.detect(cgroup_root) if self.isolate else None
@@ -392,6 +398,26 @@ class ProcessRuntime:
             "oom_file": oom_file,
         }
 
+    def _spawn(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Fork the container's init: through the shim (see shim.py for why), or, with
+        ``use_shim=False``, from this process."""
+        if not self.use_shim:
+            return spawn(spec)
+        root = str(self.layout.root)
+        for attempt in range(2):
+            with self._shim_lock:
+                if not self._shim_ready:
+                    shim.ensure(root)
+                    self._shim_ready = True
+            try:
+                return shim.call(root, {"op": "spawn", "spec": spec})
+            except (ConnectionRefusedError, FileNotFoundError):
+                # Nobody listens (the shim was killed): the request was never seen; start one.
+                self._shim_ready = False
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
     async def start_container(self, container_id: str) -> None:
         rec = self._container(container_id)
         st = self._status(container_id)
@@ -411,7 +437,7 @@ class ProcessRuntime:
             log_dir = os.path.dirname(rec["log_path"])
             if log_dir:
                 os.makedirs(log_dir, exist_ok=True)
-            return spawn(self._spec(rec, cg))
+            return self._spawn(self._spec(rec, cg))
 
         try:
             result = await asyncio.to_thread(_start)
