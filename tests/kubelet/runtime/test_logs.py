@@ -40,6 +40,7 @@ def test_writer_format_and_partial_lines(tmp_path: Path) -> None:
     w.feed("stdout", b"hello\nwor")
     w.feed("stderr", b"oops\n")
     w.feed("stdout", b"ld\n" + b"x" * (MAX_LINE + 10) + b"\n")
+    w.feed("stdout", b"tty line\r\nprogress 1\rprogress 2\n")
     w.feed("stdout", b"no newline at the end")
     w.close()
     lines = Path(p).read_bytes().splitlines()
@@ -48,10 +49,10 @@ def test_writer_format_and_partial_lines(tmp_path: Path) -> None:
     assert lines[2].endswith(b" stdout F world")
     assert lines[3].split(b" ", 3)[2] == b"P" and len(lines[3].split(b" ", 3)[3]) == MAX_LINE
     assert lines[4].split(b" ", 3)[2:] == [b"F", b"x" * 10]
-    assert lines[5].endswith(b"stdout F no newline at the end")
+    assert lines[-1].endswith(b"stdout F no newline at the end")
     entries, _ = read_log(p)
     assert [e.content for e in entries] == [b"hello", b"oops", b"world", b"x" * (MAX_LINE + 10),
-                                            b"no newline at the end"]
+                                            b"tty line\r", b"progress 1\rprogress 2", b"no newline at the end"]
     assert [e.stream for e in entries][:2] == ["stdout", "stderr"]
     only_err, _ = read_log(p, streams=("stderr",))
     assert [e.content for e in only_err] == [b"oops"]

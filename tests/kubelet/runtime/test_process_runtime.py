@@ -405,3 +405,21 @@ async def test_killall_command(tmp_path: Path) -> None:
             assert not any(os.path.exists(d) for d in dirs)
     finally:
         killall(state)
+
+
+async def test_attach_tty_container(rt: ProcessRuntime, tmp_path: Path) -> None:
+    sid = await rt.run_pod_sandbox(pod())
+    cid = await rt.create_container(sid, ctr(tmp_path, "sh", "-c", "read x; echo got $x; stty size",
+                                             stdin=True, tty=True))
+    await rt.start_container(cid)
+    sess = await rt.attach(cid, tty=True, stdin=True)
+    await sess.resize(90, 30)
+    await asyncio.sleep(0.05)
+    await sess.write_stdin(b"hi\n")
+    out = b""
+    while (item := await asyncio.wait_for(sess.read(), 5)) is not None:
+        out += item[1]
+    assert b"got hi" in out and b"30 90" in out
+    assert await sess.wait() == 0
+    await sess.close()
+    assert "stdout:got hi\r" in log_lines((await rt.container_status(cid)).log_path)

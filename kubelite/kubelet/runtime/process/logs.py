@@ -206,7 +206,7 @@ def read_log(path: str, *, tail: int | None = None, since_ns: int | None = None,
         os.close(fd)
     end = data.rfind(b"\n") + 1                 # a torn last line is read on the next round
     parser, out = _Parser(), []
-    for raw in data[:end].splitlines():
+    for raw in data[:end].split(b"\n")[:-1]:
         e = parser.feed(raw)
         if e is None or e.stream not in streams:
             continue
@@ -257,7 +257,7 @@ async def follow_log(path: str, *, tail: int | None = None, since_ns: int | None
                     offset += len(data)
                     pending += data
                     cut = pending.rfind(b"\n") + 1
-                    for raw in pending[:cut].splitlines():
+                    for raw in pending[:cut].split(b"\n")[:-1]:
                         e = parser.feed(raw)
                         if e is not None and e.stream in streams and (
                                 since_ns is None or parse_timestamp(e.timestamp) >= since_ns):
