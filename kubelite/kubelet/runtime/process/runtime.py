@@ -73,6 +73,7 @@ from kubelite.kubelet.runtime.process.state import (
 from kubelite.kubelet.runtime.process.streams import (
     AttachSession,
     ProcSession,
+    fork_exec,
     open_port_stream,
     spawn_exec,
 )
@@ -403,6 +404,16 @@ class ProcessRuntime:
         ``use_shim=False``, from this process."""
         if not self.use_shim:
             return spawn(spec)
+        return self._with_shim({"op": "spawn", "spec": spec})
+
+    def _launch_exec(self, target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) -> None:
+        """Fork an exec's D: in the shim (handing it the stdio descriptors), or here."""
+        if not self.use_shim:
+            fork_exec(target, argv, fds, tty)
+            return
+        self._with_shim({"op": "exec", "target": target, "argv": argv, "tty": tty}, fds)
+
+    def _with_shim(self, req: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         root = str(self.layout.root)
         for attempt in range(2):
             with self._shim_lock:
@@ -410,12 +421,16 @@ class ProcessRuntime:
                     shim.ensure(root)
                     self._shim_ready = True
             try:
-                return shim.call(root, {"op": "spawn", "spec": spec})
+                reply = shim.call(root, req, fds=fds)
             except (ConnectionRefusedError, FileNotFoundError):
                 # Nobody listens (the shim was killed): the request was never seen; start one.
                 self._shim_ready = False
                 if attempt:
                     raise
+                continue
+            if "shim_error" in reply:
+                raise OSError(reply["shim_error"])
+            return reply
         raise AssertionError("unreachable")
 
     async def start_container(self, container_id: str) -> None:
@@ -558,12 +573,11 @@ class ProcessRuntime:
         if not cmd:
             raise RuntimeError_("ExecError", "no command given")
         target = self._exec_target(container_id)
-        info = await asyncio.to_thread(spawn_exec, target, list(cmd), tty=tty, stdin=stdin)
+        info = await asyncio.to_thread(spawn_exec, target, list(cmd), tty=tty, stdin=stdin, launch=self._launch_exec)
         if info["error"]:
-            for k in ("master", "stdin", "stdout", "stderr"):
+            for k in ("master", "stdin", "stdout", "stderr", "status"):
                 if info.get(k) is not None:
                     os.close(info[k])
-            await asyncio.to_thread(os.waitpid, info["d"], 0)
             raise RuntimeError_("ExecError", info["error"])
         return ProcSession(info, tty)
 

@@ -14,7 +14,10 @@ outlive agent restarts; a restarted agent reconnects to it through ``shim.sock``
 dir, and replaces it when its code differs from the agent's (``VERSION``). It is
 single-threaded, so its forks are the plain, safe kind. Protocol: one JSON request line per
 connection, one JSON reply line: ``{"op": "spawn", "spec": {...}}`` → what ``init.spawn``
-returns; ``{"op": "ping"}`` → ``{"version", "pid"}``; ``{"op": "quit"}``.
+returns; ``{"op": "exec", "target", "argv", "tty"}`` with five descriptors passed along
+(SCM_RIGHTS: stdin, stdout, stderr, info and status pipes) → ``streams.fork_exec``;
+``{"op": "ping"}`` → ``{"version", "pid"}``; ``{"op": "quit"}``. Exec sessions are forked
+here too, for the same copy-on-write reason (a ``kubectl exec -it`` can last hours).
 """
 from __future__ import annotations
 
@@ -30,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.kubelet.runtime.process.init import spawn
+from kubelite.kubelet.runtime.process.streams import fork_exec
 
 SOCK = "shim.sock"
 _HERE = Path(__file__).resolve().parent
 VERSION = hashlib.sha256(b"".join((_HERE / f).read_bytes() for f in
-                                  ("init.py", "logs.py", "namespaces.py", "shim.py"))).hexdigest()[:16]
+                                  ("init.py", "logs.py", "namespaces.py", "shim.py", "streams.py"))).hexdigest()[:16]
 
 
 def _sock_path(dfd: int) -> str:
@@ -53,11 +57,12 @@ def serve(state_dir: str) -> None:
     os.replace(tmp, _sock_path(dfd))        # atomically replaces an older shim's socket
     while True:
         conn, _ = srv.accept()
+        fds: list[int] = []
         with conn:
             try:
                 conn.settimeout(10)
-                data = b""
-                while not data.endswith(b"\n"):
+                data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 8)
+                while data and not data.endswith(b"\n"):
                     chunk = conn.recv(1 << 20)
                     if not chunk:
                         break
@@ -66,6 +71,9 @@ def serve(state_dir: str) -> None:
                 op = req.get("op")
                 if op == "spawn":
                     reply: dict[str, Any] = spawn(req["spec"])
+                elif op == "exec" and len(fds) == 5:
+                    fork_exec(req["target"], req["argv"], fds, bool(req.get("tty")))
+                    reply = {"ok": True}
                 elif op == "ping":
                     reply = {"version": VERSION, "pid": os.getpid()}
                 elif op == "quit":
@@ -77,19 +85,28 @@ def serve(state_dir: str) -> None:
                 else:
                     reply = {"error": f"unknown op {op!r}"}
                 conn.sendall(json.dumps(reply).encode() + b"\n")
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, KeyError) as e:
                 with contextlib.suppress(OSError):
-                    conn.sendall(json.dumps({"error": f"shim: {e}"}).encode() + b"\n")
+                    conn.sendall(json.dumps({"shim_error": f"shim: {e}"}).encode() + b"\n")
+            finally:
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
 
 
-def call(state_dir: str, req: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-    """One request to the shim of ``state_dir`` (blocking). Raises OSError if none listens."""
+def call(state_dir: str, req: dict[str, Any], timeout: float = 30, fds: list[int] | None = None) -> dict[str, Any]:
+    """One request to the shim of ``state_dir`` (blocking), handing it ``fds`` if given.
+    Raises OSError if none listens."""
     dfd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(_sock_path(dfd))
-            s.sendall(json.dumps(req).encode() + b"\n")
+            payload = json.dumps(req).encode() + b"\n"
+            if fds:
+                socket.send_fds(s, [payload], fds)
+            else:
+                s.sendall(payload)
             data = b""
             while not data.endswith(b"\n"):
                 chunk = s.recv(1 << 20)

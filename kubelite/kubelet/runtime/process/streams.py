@@ -1,11 +1,12 @@
 """exec, attach and port-forward sessions of the process runtime.
 
-- **exec**: the agent forks (from a worker thread) D, which opens the container init's
-  ``/proc/<pid>/ns/{ipc,uts,pid,mnt}``, ``setns``-es into them and forks E — E is then inside the
-  container's pid namespace (a pid namespace applies to children only), joins the container's
-  cgroup, and execs the command with pipes or a pty (``tty``) the agent reads without blocking
-  the loop. D waits for E and exits with its exit code; D closes every descriptor it inherited
-  (an exec session must not keep the agent's listening sockets open).
+- **exec**: D (forked by the runtime shim, or by an agent thread without one, through a
+  short-lived middle process so that it is nobody's child) opens the container init's
+  ``/proc/<pid>/ns/{ipc,uts,pid,mnt}``, ``setns``-es into them and forks E — E is then inside
+  the container's pid namespace (a pid namespace applies to children only), joins the
+  container's cgroup, and execs the command with pipes or a pty (``tty``) that the agent reads
+  without blocking the loop. D writes E's pid on an info pipe and, when E exits, its exit code
+  on a status pipe; it closes every other descriptor it inherited.
 - **attach**: a connection to the container init's ``attach.sock`` (see ``init.py`` for the
   frames): output as it is produced, stdin when the container has ``stdin``, resize with a tty.
 - **port-forward**: on the host network, a TCP connection to 127.0.0.1:port. With pod networking
@@ -46,13 +47,32 @@ def _exit_code(status: int) -> int:
     return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status)
 
 
-def spawn_exec(target: dict[str, Any], argv: list[str], *, tty: bool, stdin: bool) -> dict[str, Any]:
-    """Fork D/E as described above (blocking: from a worker thread). ``target``: init_pid,
-    isolate, namespaces (names to join), cgroup_procs, env, cwd."""
+Launcher = Callable[[dict[str, Any], list[str], list[int], bool], None]
+
+
+def fork_exec(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) -> None:
+    """Fork D (through a short-lived middle process, so that D is nobody's child and needs no
+    reaping by the forker) with ``fds`` = stdin, stdout, stderr, info pipe, status pipe.
+    Runs in the shim, or in an agent thread without one."""
+    d0 = os.fork()
+    if d0 == 0:
+        try:
+            if os.fork() == 0:
+                _exec_d(target, argv, fds, tty)
+        finally:
+            os._exit(0)
+    os.waitpid(d0, 0)
+
+
+def spawn_exec(target: dict[str, Any], argv: list[str], *, tty: bool, stdin: bool,
+               launch: Launcher = fork_exec) -> dict[str, Any]:
+    """Start an exec (blocking: from a worker thread). ``target``: init_pid, isolate,
+    namespaces (names to join), cgroup_procs, env, cwd. The exit code comes back on the status
+    pipe (D writes it when E exits), so it does not matter who forked D."""
     if tty:
         master, slave = os.openpty()
         child = [slave, slave, slave]
-        ours = {"master": master}
+        ours: dict[str, Any] = {"master": master}
     else:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -63,15 +83,12 @@ def spawn_exec(target: dict[str, Any], argv: list[str], *, tty: bool, stdin: boo
         child = [in_r, out_w, err_w]
         ours = {"stdin": in_w, "stdout": out_r, "stderr": err_r}
     info_r, info_w = os.pipe()
-    d = os.fork()
-    if d == 0:
-        try:
-            _exec_d(target, argv, child, info_w, tty)
-        finally:
-            os._exit(126)
-    os.close(info_w)
-    for fd in set(child):
-        os.close(fd)
+    status_r, status_w = os.pipe()
+    try:
+        launch(target, argv, child + [info_w, status_w], tty)
+    finally:
+        for fd in set(child + [info_w, status_w]):
+            os.close(fd)
     data = b""
     while True:
         chunk = os.read(info_r, 4096)
@@ -81,22 +98,23 @@ def spawn_exec(target: dict[str, Any], argv: list[str], *, tty: bool, stdin: boo
     os.close(info_r)
     text = data.decode(errors="replace")
     e_pid = int(text.split("\n", 1)[0]) if text[:1].isdigit() else 0
-    return {"d": d, "e": e_pid, "error": "" if e_pid else (text or "exec failed"), **ours}
+    return {"e": e_pid, "status": status_r, "error": "" if e_pid else (text or "exec failed"), **ours}
 
 
-def _exec_d(target: dict[str, Any], argv: list[str], child: list[int], info_w: int, tty: bool) -> None:
+def _exec_d(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) -> None:
     gc.disable()
     try:
-        dup = [os.dup(fd) for fd in child] + [os.dup(info_w)]
+        dup = [os.dup(fd) for fd in fds]
         for i, fd in enumerate(dup[:3]):
             os.dup2(fd, i)
         os.dup2(dup[3], 3, inheritable=False)
-        os.closerange(4, 1 << 20)
+        os.dup2(dup[4], 4, inheritable=False)
+        os.closerange(5, 1 << 20)
         if target.get("isolate"):
             pid = target["init_pid"]
-            fds = [(os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), n)
-                   for n in NS_ORDER if n in target.get("namespaces", ())]
-            for fd, n in fds:
+            nsfds = [(os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), n)
+                     for n in NS_ORDER if n in target.get("namespaces", ())]
+            for fd, n in nsfds:
                 ns.setns(fd, ns.NS_FLAGS[n])
                 os.close(fd)
         e = os.fork()
@@ -120,39 +138,44 @@ def _exec_d(target: dict[str, Any], argv: list[str], child: list[int], info_w: i
         for fd in (0, 1, 2):
             os.close(fd)
         _, st = os.waitpid(e, 0)
-        os._exit(_exit_code(st) & 0xFF)
+        os.write(4, str(_exit_code(st)).encode())
+        os._exit(0)
     except BaseException as ex:  # noqa: BLE001
         with contextlib.suppress(OSError):
             os.write(3, f"exec: {ex}".encode())
         os._exit(126)
 
 
-async def _wait_child(pid: int) -> int:
-    """Exit code of our child ``pid``, waiting on a pidfd (no thread, no polling)."""
+async def _read_status(fd: int) -> int:
+    """The exit code D writes on the status pipe when the command exits (137 if D vanished)."""
     loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    data = b""
     try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    if fd is not None:
-        fut = loop.create_future()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
-            os.close(fd)
-        _, st = os.waitpid(pid, 0)
-        return _exit_code(st)
-    _, st = await asyncio.to_thread(os.waitpid, pid, 0)
-    return _exit_code(st)
+        while True:
+            fut = loop.create_future()
+            loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+            try:
+                await fut
+            finally:
+                loop.remove_reader(fd)
+            try:
+                chunk = os.read(fd, 64)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return int(data) if data.strip().isdigit() else 137
 
 
 class ProcSession:
     """A running exec: (channel, bytes) from its pipes or pty; its exit code from D."""
 
     def __init__(self, info: dict[str, Any], tty: bool) -> None:
-        self.d, self.e, self.tty = info["d"], info["e"], tty
+        self.e, self.tty, self._status_fd = info["e"], tty, info["status"]
         self.master = info.get("master")
         self.stdin_fd = self.master if tty else info.get("stdin")
         self.queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
@@ -218,7 +241,7 @@ class ProcSession:
     async def wait(self) -> int:
         if self._code is None:
             if self._waiter is None:
-                self._waiter = asyncio.ensure_future(_wait_child(self.d))
+                self._waiter = asyncio.ensure_future(_read_status(self._status_fd))
             self._code = await asyncio.shield(self._waiter)
         return self._code
 
