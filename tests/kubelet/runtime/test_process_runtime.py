@@ -423,3 +423,20 @@ async def test_attach_tty_container(rt: ProcessRuntime, tmp_path: Path) -> None:
     assert await sess.wait() == 0
     await sess.close()
     assert "stdout:got hi\r" in log_lines((await rt.container_status(cid)).log_path)
+
+
+async def test_shim_restarts_and_containers_survive_it(rt: ProcessRuntime, state: Path, tmp_path: Path) -> None:
+    from kubelite.kubelet.runtime.process import shim
+    sid = await rt.run_pod_sandbox(pod())
+    first = await rt.create_container(sid, ctr(tmp_path, "sleep", "100", name="first"))
+    await rt.start_container(first)
+    old = shim.call(str(state), {"op": "ping"})
+    assert old["version"] == shim.VERSION
+    os.kill(old["pid"], 9)
+    await asyncio.sleep(0.1)
+    assert (await rt.container_status(first)).state == ContainerState.RUNNING
+    assert (await rt.exec_sync(first, ["echo", "still here"], 5))[1] == b"still here\n"
+    second = await rt.create_container(sid, ctr(tmp_path, "sh", "-c", "exit 4", name="second"))
+    await rt.start_container(second)
+    assert (await rt.wait_container(second)).exit_code == 4
+    assert shim.call(str(state), {"op": "ping"})["pid"] != old["pid"]
