@@ -18,8 +18,7 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, authz, crds, reviews, serviceaccounts, subresources
-from kubelite.apiserver.authz import Attributes
+from kubelite.apiserver import admission, authz, crds, impersonation, reviews, serviceaccounts, subresources
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
@@ -129,7 +128,7 @@ class ApiServer:
 
     async def _dispatch(self, req: ApiRequest) -> ApiResponse:
         path = req.path.rstrip("/") or "/"
-        if _header(req, "Impersonate-User") or _header(req, "Impersonate-Group"):
+        if impersonation.requested(req.headers):
             req.user = await self._impersonate(req)
         if path in PUBLIC_PATHS:
             return self._public(path, req)
@@ -169,25 +168,9 @@ class ApiServer:
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 
     async def _impersonate(self, req: ApiRequest) -> UserInfo:
-        """``kubectl --as``: act as another user if the caller may impersonate it (RBAC verb
-        ``impersonate`` on users, groups or serviceaccounts), as kube-apiserver does."""
-        name = _header(req, "Impersonate-User")
-        groups = _header_all(req, "Impersonate-Group")
-        caller = req.user
-        sa = name.split(":") if name.startswith("system:serviceaccount:") else None
-        if sa and len(sa) == 4:
-            checks = [("serviceaccounts", sa[2], sa[3])]
-            implied = ("system:serviceaccounts", f"system:serviceaccounts:{sa[2]}")
-        else:
-            checks = [("users", "", name)]
-            implied = ()
-        checks += [("groups", "", g) for g in groups]
-        for resource, ns, target in checks:
-            allowed, _ = await self.authorizer.authorize(Attributes(caller, "impersonate", "", resource, "", ns, target))
-            if not allowed:
-                raise StatusError(403, "Forbidden", f'{resource} "{target}" is forbidden: User "{caller.name}" cannot impersonate resource "{resource}" in API group "" at the cluster scope')
-        all_groups = tuple(dict.fromkeys((*groups, *implied, "system:authenticated")))
-        return UserInfo(name, all_groups, _header(req, "Impersonate-Uid"))
+        """``kubectl --as/--as-group/--as-uid``: act as another user if the caller may
+        impersonate each part of it (``impersonation.Request``, kube's WithImpersonation)."""
+        return await impersonation.impersonate(self.authorizer, req.user, req.headers)
 
     def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
@@ -239,16 +222,3 @@ class ApiServer:
 def _is_resource_path(segs: list[str]) -> bool:
     """/api/v1/<resource>... and /apis/<group>/<version>/<resource>... (kube's RequestInfo)."""
     return (len(segs) >= 3 and segs[0] == "api") or (len(segs) >= 4 and segs[0] == "apis")
-
-
-def _header(req: ApiRequest, name: str) -> str:
-    h = req.headers
-    return h.get(name) or h.get(name.lower()) or ""
-
-
-def _header_all(req: ApiRequest, name: str) -> list[str]:
-    getall = getattr(req.headers, "getall", None)
-    if getall is not None:
-        return list(getall(name, []))
-    v = _header(req, name)
-    return [v] if v else []
