@@ -23,6 +23,7 @@ from kubelite.apiserver.http import make_app, server_ssl_context
 from kubelite.apiserver import serviceaccounts
 from kubelite.apiserver.server import ApiServer
 from kubelite.server import components
+from kubelite.server.filemodes import prepare_database, secure_state
 from kubelite.server.kubeconfig import write_kubeconfig
 from kubelite.server.tls import ensure_pki
 from kubelite.storage.factory import open_storage
@@ -65,7 +66,7 @@ COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
 
 async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
                      on_ready: Callable[[ServerConfig], None] | None = None) -> None:
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_state(cfg.data_dir)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,6 +75,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
 
     pki = ensure_pki(cfg.data_dir, cfg.bind_address)
     storage = open_storage(cfg.datastore_endpoint, str(cfg.data_dir))
+    if getattr(storage, "path", None):
+        prepare_database(storage.path)  # type: ignore[attr-defined]
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
@@ -94,6 +97,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         gc.set_threshold(50_000, 20, 20)
         write_kubeconfig(cfg.kubeconfig_path, pki, f"https://{host}:{cfg.https_port}")
         log.info("kubeconfig written to %s", cfg.kubeconfig_path)
+        secure_state(cfg.data_dir, cfg.kubeconfig_path)
         for name, switch, factory in COMPONENTS:
             if getattr(cfg, switch, False):
                 continue
