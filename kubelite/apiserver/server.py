@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from kubelite.apiserver import admission, authz, crds, impersonation, reviews, serviceaccounts, subresources
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
+from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.openapi import OpenAPIBuilder
@@ -84,6 +85,9 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+        #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
+        #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
+        self.encryption = EncryptionManager(None)
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
@@ -165,6 +169,9 @@ class ApiServer:
             return await self._resource(req, segs[1], segs[2], segs[3:])
         if head == "openapi":
             return self._openapi(req, segs)
+        if head == "v1-kubelite" and len(segs) == 3 and segs[1] == "encrypt":
+            # k3s' /v1-k3s/encrypt/{status,config}: what `kubelite secrets-encrypt` calls
+            return json_response(await self.encryption.handle(req.method, segs[2], req.body))
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 
     async def _impersonate(self, req: ApiRequest) -> UserInfo:

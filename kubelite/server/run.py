@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.apiserver.http import make_app, server_ssl_context
 from kubelite.apiserver import serviceaccounts
+from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
 from kubelite.apiserver.server import ApiServer
 from kubelite.server import components
 from kubelite.server.filemodes import prepare_database, secure_state
@@ -48,6 +49,16 @@ class ServerConfig:
     disable_scheduler: bool = False
     disable_controllers: bool = False
     anonymous_auth: bool = True
+    #: k3s' --secrets-encryption: encrypt Secrets with DATA_DIR/cred/encryption-config.json
+    secrets_encryption: bool = False
+    #: kube's --encryption-provider-config: an EncryptionConfiguration file of one's own
+    encryption_provider_config: Path | None = None
+
+    @property
+    def encryption_config_path(self) -> Path | None:
+        if self.encryption_provider_config is not None:
+            return self.encryption_provider_config
+        return self.data_dir / "cred" / "encryption-config.json" if self.secrets_encryption else None
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -77,10 +88,18 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     storage = open_storage(cfg.datastore_endpoint, str(cfg.data_dir))
     if getattr(storage, "path", None):
         prepare_database(storage.path)  # type: ignore[attr-defined]
+    encryption = None
+    if cfg.encryption_config_path is not None:
+        if cfg.encryption_provider_config is None:
+            ensure_config_file(cfg.encryption_config_path)
+        encryption = EncryptionManager(cfg.encryption_config_path)  # EncryptionConfigError: refuse to start
+        storage = EncryptingStorage(storage, encryption)
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
     api.anonymous_auth = cfg.anonymous_auth
+    if encryption is not None:
+        api.encryption = encryption
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
@@ -90,6 +109,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     try:
         await site.start()  # /readyz answers "not ready" until the API is up
         await api.start()
+        api.encryption.start()
         # Long-lived startup objects never need collecting; and young-generation collections
         # every 700 allocations dominate big LIST/decode work, so collect less often.
         gc.collect()
@@ -111,6 +131,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await api.encryption.stop()
         await api.hub.stop()  # ends every watch stream so the listener can close promptly
         await runner.cleanup()
         await api.stop()
