@@ -18,7 +18,7 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, authz, crds, impersonation, reviews, serviceaccounts, subresources
+from kubelite.apiserver import admission, audit, authz, crds, impersonation, reviews, serviceaccounts, subresources
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
@@ -88,6 +88,8 @@ class ApiServer:
         #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
         #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
         self.encryption = EncryptionManager(None)
+        #: the audit log (``--audit-log-path``/``--audit-policy-file``; the server bundle sets it)
+        self.audit = audit.Auditor()
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
@@ -121,6 +123,16 @@ class ApiServer:
     # -- entry point -----------------------------------------------------------------------
 
     async def handle(self, req: ApiRequest) -> ApiResponse:
+        if self.audit.enabled:
+            return await self.audit.serve(req, self._handle, decode=self._decode_for_audit)
+        return await self._handle(req)
+
+    def _decode_for_audit(self, body: bytes, content_type: str) -> Any:
+        from kubelite.apiserver import codec
+
+        return codec.decode_body(body, content_type, self.resources.resolve_kind)
+
+    async def _handle(self, req: ApiRequest) -> ApiResponse:
         try:
             return await self._dispatch(req)
         except StatusError as e:
@@ -134,6 +146,7 @@ class ApiServer:
         path = req.path.rstrip("/") or "/"
         if impersonation.requested(req.headers):
             req.user = await self._impersonate(req)
+            audit.note_impersonation(req.user)
         if path in PUBLIC_PATHS:
             return self._public(path, req)
         segs = [s for s in path.split("/") if s]
@@ -218,6 +231,7 @@ class ApiServer:
 
     async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
+        audit.note_target(t)
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
         token = CURRENT_USER.set(req.user)
         try:

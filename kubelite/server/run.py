@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.apiserver.http import make_app, server_ssl_context
 from kubelite.apiserver import serviceaccounts
+from kubelite.apiserver.audit import Auditor
 from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
 from kubelite.apiserver.server import ApiServer
 from kubelite.server import components
@@ -53,6 +54,9 @@ class ServerConfig:
     secrets_encryption: bool = False
     #: kube's --encryption-provider-config: an EncryptionConfiguration file of one's own
     encryption_provider_config: Path | None = None
+    #: kube's --audit-log-path ("-" = stdout) and --audit-policy-file
+    audit_log_path: str = ""
+    audit_policy_file: Path | None = None
 
     @property
     def encryption_config_path(self) -> Path | None:
@@ -100,6 +104,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     api.anonymous_auth = cfg.anonymous_auth
     if encryption is not None:
         api.encryption = encryption
+    api.audit = Auditor.from_files(cfg.audit_log_path, cfg.audit_policy_file)  # AuditPolicyError: refuse to start
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
@@ -135,3 +140,4 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         await api.hub.stop()  # ends every watch stream so the listener can close promptly
         await runner.cleanup()
         await api.stop()
+        await asyncio.to_thread(api.audit.close)
