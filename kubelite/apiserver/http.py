@@ -50,7 +50,7 @@ def make_app(api: ApiServer) -> web.Application:
         resp = await api.handle(req)
         if resp.stream is None:
             return _reply(resp)
-        out = web.StreamResponse(status=resp.status, headers={"Content-Type": resp.content_type, **resp.headers})
+        out = web.StreamResponse(status=resp.status, headers=_headers(resp))
         out.enable_chunked_encoding()
         await out.prepare(request)
         try:
@@ -70,8 +70,17 @@ def make_app(api: ApiServer) -> web.Application:
 
 
 def _reply(resp) -> web.Response:  # noqa: ANN001 - ApiResponse
-    return web.Response(status=resp.status, body=resp.body,
-                        headers={"Content-Type": resp.content_type, **resp.headers})
+    return web.Response(status=resp.status, body=resp.body, headers=_headers(resp))
+
+
+def _headers(resp) -> dict[str, str]:  # noqa: ANN001 - ApiResponse
+    """The reply's headers, none able to break the framing: aiohttp refuses to send a value
+    holding CR or LF (the client would get an empty reply), so those become spaces here."""
+    out = {"Content-Type": resp.content_type, **resp.headers}
+    for k, v in out.items():
+        if "\r" in v or "\n" in v:
+            out[k] = v.replace("\r", " ").replace("\n", " ")
+    return out
 
 
 def server_ssl_context(cert_file: str, key_file: str, ca_file: str) -> ssl.SSLContext:
