@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.logging import RichHandler
 
+from kubelite.cli.secrets_encrypt import secrets_encrypt
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
 
 console = Console(stderr=True)
@@ -42,24 +43,44 @@ def cli(verbose: int) -> None:
 @click.option("--disable-agent", is_flag=True, help="Do not run a node agent on this machine.")
 @click.option("--disable-scheduler", is_flag=True, help="Do not run the scheduler.")
 @click.option("--disable-controllers", is_flag=True, help="Do not run the controller manager.")
+@click.option("--secrets-encryption", is_flag=True,
+              help="Encrypt Secrets at rest (key in DATA_DIR/cred/encryption-config.json, made on first start).")
+@click.option("--encryption-provider-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="An EncryptionConfiguration file (apiserver.config.k8s.io/v1) of your own; implies encryption.")
+@click.option("--audit-log-path", default="", help="Write audit events here, one JSON line each ('-': stdout).")
+@click.option("--audit-policy-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The audit.k8s.io/v1 Policy deciding what is audited at which level.")
 @click.option("--anonymous-auth", type=click.BOOL, default=True, show_default=True, metavar="BOOL",
               help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
-           anonymous_auth: bool) -> None:
+           secrets_encryption: bool, encryption_provider_config: Path | None, audit_log_path: str,
+           audit_policy_file: Path | None, anonymous_auth: bool) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,
                        disable_scheduler=disable_scheduler, disable_controllers=disable_controllers,
-                       anonymous_auth=anonymous_auth)
+                       anonymous_auth=anonymous_auth, secrets_encryption=secrets_encryption,
+                       encryption_provider_config=encryption_provider_config,
+                       audit_log_path=audit_log_path, audit_policy_file=audit_policy_file)
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")
         console.print(f"kubeconfig written to {c.kubeconfig_path}")
         console.print(f"  export KUBECONFIG={c.kubeconfig_path}")
 
-    _run(run_server(cfg, on_ready=ready))
+    from kubelite.apiserver.audit import AuditPolicyError
+    from kubelite.apiserver.encryption import EncryptionConfigError
+
+    try:
+        _run(run_server(cfg, on_ready=ready))
+    except EncryptionConfigError as e:
+        console.print(f"[red]error:[/red] encryption configuration {cfg.encryption_config_path}: {e}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except AuditPolicyError as e:
+        console.print(f"[red]error:[/red] audit policy {audit_policy_file}: {e}", soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 @cli.command("sim")
@@ -132,6 +153,9 @@ def killall_cmd(data_dir: Path | None) -> None:
         return
     done = killall(state)
     console.print(f"killed {done['containers']} containers, tore down {done['sandboxes']} pod sandboxes")
+
+
+cli.add_command(secrets_encrypt)
 
 
 def main() -> None:
