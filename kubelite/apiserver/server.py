@@ -18,7 +18,7 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, authz, crds, reviews, serviceaccounts, subresources
+from kubelite.apiserver import admission, authz, codec, crds, reviews, serviceaccounts, subresources
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
@@ -106,6 +106,7 @@ class ApiServer:
         await self.namespaces.stop()
         await self.hub.stop()
         await self.storage.close()
+        codec.shutdown_decoders()
 
     # -- entry point -----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from kubelite.apiserver.http import make_app, server_ssl_context
+from kubelite.apiserver.http import make_app, runner_options, server_ssl_context
 from kubelite.apiserver import serviceaccounts
 from kubelite.apiserver.server import ApiServer
 from kubelite.server import components
@@ -76,7 +76,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
-    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                           **runner_options())
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
                        ssl_context=server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert)),

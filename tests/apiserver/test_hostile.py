@@ -166,7 +166,10 @@ def test_big_yaml_body_does_not_delay_other_requests(api: Api, server: Cluster, 
     assert len(latencies) >= 5, (latencies, result["took"])
     worst = max(latencies)
     print(f"create took {result['took']:.2f}s; {len(latencies)} concurrent GETs, worst {worst * 1000:.0f} ms")
-    assert worst < 0.5, f"a GET waited {worst:.2f}s behind the YAML decode"
+    # On the event loop the decode stalled every GET for the whole create (9.5 s for the issue's
+    # body); off it, the worst GET waits a small part of that even on a busy machine.
+    took = float(result["took"])  # type: ignore[arg-type]
+    assert worst < max(0.5, 0.15 * took), f"a GET waited {worst:.2f}s behind a {took:.2f}s YAML create"
 
 
 def test_kubectl_create_daemonset_with_empty_annotations(server: Cluster, tmp_path: Path) -> None:
