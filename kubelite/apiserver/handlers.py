@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 BOOKMARK_INTERVAL = 30.0
+#: seconds a read of a not-yet-reached resourceVersion waits (kube's watch cache blockTimeout)
+FRESH_WAIT = 3.0
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 
@@ -228,12 +230,23 @@ class ResourceHandlers:
     def _matcher(self, req: ApiRequest, rt: ResourceType) -> Callable[[Obj], bool] | None:
         return fields.matcher(rt, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
 
+    async def _wait_fresh(self, revision: int) -> None:
+        """A read at least as new as ``revision``: wait (up to FRESH_WAIT seconds, as kube's
+        watch cache does) for the store to get there, else 504 "Too large resource version"."""
+        current = self.store.storage.current_revision()
+        if revision <= current:
+            return
+        if not await self.hub.wait_for(revision, FRESH_WAIT):
+            raise errors.too_large_resource_version(revision, self.store.storage.current_revision())
+
     async def _list(self, req: ApiRequest, t: Target) -> ApiResponse:
         limit = int_param(req, "limit") or 0
         if limit < 0:
             raise errors.bad_request("limit must be non-negative")
+        continue_token = req.query.get("continue", "")
+        exact = await self._list_revision(req, continue_token)
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt), limit=limit,
-                                     continue_token=req.query.get("continue", ""))
+                                     continue_token=continue_token, revision=exact)
         rv = str(page.resource_version)
         kind = codec.wants_as(req.accept)
         if kind == "Table":
@@ -253,6 +266,31 @@ class ResourceHandlers:
         body, ctype = codec.encode(out, req.accept)
         return ApiResponse(200, body, ctype)
 
+    async def _list_revision(self, req: ApiRequest, continue_token: str) -> int:
+        """The revision a LIST must be served at (0 = the latest), from ``resourceVersion`` and
+        ``resourceVersionMatch`` checked as kube's ValidateListOptions does: ``Exact`` lists
+        at that revision, ``NotOlderThan`` (the default for a non-zero version) at the latest
+        once the store has reached it."""
+        raw = req.query.get("resourceVersion", "")
+        match = req.query.get("resourceVersionMatch", "")
+        problems: list[errors.FieldError] = []
+        if match:
+            if not raw:
+                problems.append(errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+            elif continue_token:
+                problems.append(errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"))
+            elif match not in ("Exact", "NotOlderThan"):
+                problems.append(errors.not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan"]))
+            elif match == "Exact" and raw == "0":
+                problems.append(errors.forbidden("resourceVersionMatch", 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+        if problems:
+            raise errors.invalid_object("ListOptions", "meta.k8s.io", "", problems)
+        if raw in ("", "0") or continue_token:
+            return 0
+        revision = _parse_revision(raw)
+        await self._wait_fresh(revision)
+        return revision if match == "Exact" else 0
+
     async def _watch(self, req: ApiRequest, t: Target) -> ApiResponse:
         match = self._matcher(req, t.rt)
         if t.name:  # GET .../name?watch=true: a watch narrowed to one object
@@ -269,12 +307,8 @@ class ResourceHandlers:
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
         else:
-            try:
-                after = int(raw_rv)
-            except ValueError:
-                after = -1
-            if after < 0:  # resourceVersions are unsigned, as kube parses them
-                raise errors.bad_request(f'invalid resource version: "{raw_rv}"')
+            after = _parse_revision(raw_rv)
+            await self._wait_fresh(after)  # a future version: wait for it, else 504 (kube's cacher)
         try:
             sub = self.hub.subscribe(t.rt.storage_resource, t.namespace or "", after)
         except Compacted:
@@ -619,6 +653,16 @@ def _transitions(ch: Change, match: Callable[[Obj], bool] | None, rt: ResourceTy
         gone["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
         return [("DELETED", gone)]
     return []
+
+
+def _parse_revision(raw: str) -> int:
+    try:
+        rev = int(raw)
+    except ValueError:
+        rev = -1
+    if not 0 <= rev <= INT64_MAX:  # resourceVersions are unsigned, as kube parses them
+        raise errors.bad_request(f'invalid resource version: "{raw}"')
+    return rev
 
 
 def _fmt(t: dt.datetime) -> str:

@@ -115,12 +115,13 @@ class Store:
 
     async def list(self, rt: ResourceType, namespace: str | None, *,
                    match: Callable[[Obj], bool] | None = None, limit: int = 0,
-                   continue_token: str = "") -> ListPage:
+                   continue_token: str = "", revision: int = 0) -> ListPage:
         """One page of live objects. Pagination walks a fixed revision, so pages are a
         consistent snapshot; selectors are applied before counting the limit, as the
-        watch-cache-backed kube-apiserver does."""
+        watch-cache-backed kube-apiserver does. ``revision`` (0 = now) lists the objects as
+        they were then (``resourceVersionMatch=Exact``); 410 if that history is compacted."""
         prefix = self.prefix(rt, namespace)
-        revision, start_after = 0, ""
+        start_after = ""
         if continue_token:
             revision, start_after = _decode_continue(continue_token, prefix)
         items: list[Obj] = []
@@ -131,7 +132,9 @@ class Store:
             try:
                 res = await self.storage.list(prefix, revision=revision, start_after=start_after,
                                               limit=page_size)
-            except Compacted:
+            except Compacted as e:
+                if not continue_token:
+                    raise errors.gone(f"too old resource version: {e.requested} ({e.compacted})") from None
                 raise errors.StatusError(
                     410, "Expired",
                     "The provided continue parameter is too old to display a consistent list result. "

@@ -131,18 +131,21 @@ class Subscription:
             self._pump.cancel()
 
     async def next(self, timeout: float | None = None) -> Change | None:
+        if not timeout:
+            return await self._next()
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that races
+        # with the queue delivering an item, and the cancelled watcher then runs on (a server
+        # whose components never stop); it also spares a task per call. One deadline for the
+        # whole call: changes at or below ``last`` are skipped and must not restart the clock.
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._next()
+        except TimeoutError:
+            return None
+
+    async def _next(self) -> Change:
         while True:
-            if timeout:
-                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
-                # races with the queue delivering an item, and the cancelled watcher then runs on
-                # (a server whose components never stop); it also spares a task per call.
-                try:
-                    async with asyncio.timeout(timeout):
-                        item = await self.queue.get()
-                except TimeoutError:
-                    return None
-            else:
-                item = await self.queue.get()
+            item = await self.queue.get()
             if isinstance(item, _End):
                 self.queue.put_nowait(item)  # stay ended for later calls
                 if item.error is not None:
@@ -162,6 +165,30 @@ class WatchHub:
         self._subs: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: (revision, future) of callers waiting for the hub to reach a revision
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def wait_for(self, revision: int, timeout: float) -> bool:
+        """Wait until the hub has seen ``revision`` (at most ``timeout`` seconds): True if it has."""
+        if self.revision >= revision:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (revision, fut)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+            return True
+        except TimeoutError:
+            return self.revision >= revision
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(entry)
+
+    def _wake(self) -> None:
+        for rev, fut in self._waiters:
+            if rev <= self.revision and not fut.done():
+                fut.set_result(None)
 
     async def start(self) -> None:
         self.revision = self.floor = self.storage.current_revision()
@@ -184,6 +211,8 @@ class WatchHub:
                 async for ev in watcher:
                     ch = to_change(ev)
                     self.revision = ch.revision
+                    if self._waiters:
+                        self._wake()
                     if len(self.ring) == self.ring.maxlen:
                         self.floor = self.ring[0].revision
                     self.ring.append(ch.raw_copy())
