@@ -17,7 +17,7 @@ import orjson
 
 from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
-from kubelite.apiserver import codec, fields, tables
+from kubelite.apiserver import codec, fields, listoptions, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Obj, Store
@@ -243,6 +243,7 @@ class ResourceHandlers:
         limit = int_param(req, "limit") or 0
         if limit < 0:
             raise errors.bad_request("limit must be non-negative")
+        listoptions.check(req.query, watch=False)
         continue_token = req.query.get("continue", "")
         exact = await self._list_revision(req, continue_token)
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt), limit=limit,
@@ -267,29 +268,15 @@ class ResourceHandlers:
         return ApiResponse(200, body, ctype)
 
     async def _list_revision(self, req: ApiRequest, continue_token: str) -> int:
-        """The revision a LIST must be served at (0 = the latest), from ``resourceVersion`` and
-        ``resourceVersionMatch`` checked as kube's ValidateListOptions does: ``Exact`` lists
-        at that revision, ``NotOlderThan`` (the default for a non-zero version) at the latest
-        once the store has reached it."""
+        """The revision a LIST (its options already validated) is served at, 0 = the latest:
+        ``resourceVersionMatch=Exact`` lists at that revision, ``NotOlderThan`` (the default for
+        a non-zero version) at the latest once the store has reached it."""
         raw = req.query.get("resourceVersion", "")
-        match = req.query.get("resourceVersionMatch", "")
-        problems: list[errors.FieldError] = []
-        if match:
-            if not raw:
-                problems.append(errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"))
-            elif continue_token:
-                problems.append(errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"))
-            elif match not in ("Exact", "NotOlderThan"):
-                problems.append(errors.not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan"]))
-            elif match == "Exact" and raw == "0":
-                problems.append(errors.forbidden("resourceVersionMatch", 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
-        if problems:
-            raise errors.invalid_object("ListOptions", "meta.k8s.io", "", problems)
         if raw in ("", "0") or continue_token:
             return 0
         revision = _parse_revision(raw)
         await self._wait_fresh(revision)
-        return revision if match == "Exact" else 0
+        return revision if req.query.get("resourceVersionMatch") == listoptions.EXACT else 0
 
     async def _watch(self, req: ApiRequest, t: Target) -> ApiResponse:
         match = self._matcher(req, t.rt)
@@ -297,15 +284,25 @@ class ResourceHandlers:
             by_name = t.name
             base = match
             match = (lambda o: o["metadata"].get("name") == by_name and (base is None or base(o)))
+        listoptions.check(req.query, watch=True)
         raw_rv = req.query.get("resourceVersion", "")
         timeout = int_param(req, "timeoutSeconds")
         bookmarks = req.query.get("allowWatchBookmarks") in ("true", "1")
+        send_initial = listoptions.send_initial_events(req.query)
         as_kind = codec.wants_as(req.accept)
         initial: list[Obj] = []
-        if raw_rv in ("", "0"):
-            # "Start at most recent": synthetic ADDED events for what exists, then changes.
+        # A streaming list (sendInitialEvents=true) ends its synthetic ADDED events with a
+        # bookmark annotated initial-events-end, which client-go's reflector waits for.
+        end_bookmark = bool(send_initial) and bookmarks
+        if send_initial or (send_initial is None and raw_rv in ("", "0")):
+            # "Get state and start at most recent" (or the state not older than the given
+            # revision, which the current state is): ADDED events for what exists, then changes.
+            if raw_rv not in ("", "0"):
+                await self._wait_fresh(_parse_revision(raw_rv))
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
+        elif raw_rv in ("", "0"):  # sendInitialEvents=false: "start at most recent", no state
+            after = self.store.storage.current_revision()
         else:
             after = _parse_revision(raw_rv)
             await self._wait_fresh(after)  # a future version: wait for it, else 504 (kube's cacher)
@@ -329,6 +326,8 @@ class ResourceHandlers:
             try:
                 for obj in initial:
                     yield encoder.event("ADDED", obj, None)
+                if end_bookmark:
+                    yield encoder.bookmark(after, initial_events_end=True)
                 while True:
                     wait = BOOKMARK_INTERVAL if bookmarks else None
                     if deadline is not None:
@@ -620,10 +619,10 @@ class _EventEncoder:
     def event(self, etype: str, obj: Obj, ch: Change | None) -> bytes:
         return b'{"type":"' + etype.encode() + b'","object":' + self._object_bytes(obj, ch) + b"}\n"
 
-    def bookmark(self, revision: int) -> bytes:
+    def bookmark(self, revision: int, initial_events_end: bool = False) -> bytes:
         obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                "metadata": {"resourceVersion": str(revision),
-                            "annotations": {"k8s.io/initial-events-end": "false"}}}
+                            "annotations": {"k8s.io/initial-events-end": "true" if initial_events_end else "false"}}}
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def expired(self, revision: int) -> bytes:

@@ -1,16 +1,15 @@
 """The HTTPS front end: aiohttp in, ``ApiRequest`` to ``ApiServer.handle``, bytes out.
 
-Authentication happens here because it needs the TLS connection: a client certificate signed
-by the cluster CA names the user (CN) and groups (O), as in Kubernetes; bearer tokens are
-checked by the token authenticators the server is given (service account tokens slot in
-there). Anything else is anonymous, which the server answers with 401 except on the health
-and version paths.
+Authentication happens here because it needs the TLS connection (``authn.authenticate``: client
+certificate, bearer token, or anonymous); credentials that fail are answered 401 before any
+path is served, public ones included.
 
 No client can hold the server's resources for long: a connection that sends no complete
 request head within ``IDLE_TIMEOUT`` of opening (or of its last reply) is closed, as is a
 body that does not arrive within ``BODY_TIMEOUT`` (kube-apiserver's ReadHeaderTimeout and
-request timeout play these parts), then drained for at most ``LINGER_TIMEOUT``. aiohttp's one keep-alive timer covers both the idle and
-the header phase: it runs from the connection's start and is only stopped by a whole request.
+request timeout play these parts), then drained for at most ``LINGER_TIMEOUT``. aiohttp's one
+keep-alive timer covers both the idle and the header phase: it runs from the connection's
+start and is only stopped by a whole request.
 """
 from __future__ import annotations
 
@@ -19,39 +18,23 @@ import contextlib
 import logging
 import ssl
 import sys
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from kubelite.apiserver.request import ANONYMOUS, ApiRequest, UserInfo, json_response
+from kubelite.apiserver import authn
+from kubelite.apiserver.authn import user_from_peercert  # noqa: F401 - re-exported for callers
+from kubelite.apiserver.request import ApiRequest, UserInfo, json_response
 from kubelite.apiserver.server import ApiServer
 from kubelite.machinery import errors
 
 log = logging.getLogger(__name__)
 
-TokenAuthenticator = Callable[[str], Awaitable[UserInfo | None]]
 MAX_REQUEST = 3 * 1024 * 1024
 #: seconds a connection may sit without sending a complete request head (kube's ReadHeaderTimeout)
 IDLE_TIMEOUT = 32.0
 #: seconds the body of a request may take to arrive (kube's default --request-timeout)
 BODY_TIMEOUT = 60.0
-
-
-def user_from_peercert(cert: dict | None) -> UserInfo | None:
-    if not cert:
-        return None
-    cn, orgs = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                cn = value
-            elif key == "organizationName":
-                orgs.append(value)
-    if not cn:
-        return None
-    return UserInfo(cn, tuple(orgs) + ("system:authenticated",))
-
-
 #: seconds the rest of an unread body is drained after an early reply (413, 504), so the
 #: client reads the reply instead of a reset; then the connection is closed
 LINGER_TIMEOUT = 2.0
@@ -75,21 +58,11 @@ class _ProtocolLog(logging.LoggerAdapter):
 
 
 def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Application:
-    authenticators: list[TokenAuthenticator] = api.token_authenticators
-
-    async def authenticate(request: web.Request) -> UserInfo:
+    async def authenticate(request: web.Request) -> UserInfo | None:
         transport = request.transport
-        user = user_from_peercert(transport.get_extra_info("peercert") if transport else None)
-        if user is not None:
-            return user
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            token = auth[7:].strip()
-            for authn in authenticators:
-                user = await authn(token)
-                if user is not None:
-                    return user
-        return ANONYMOUS
+        return await authn.authenticate(transport.get_extra_info("peercert") if transport else None,
+                                        request.headers, api.token_authenticators,
+                                        anonymous=api.anonymous_auth)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > MAX_REQUEST:
@@ -104,12 +77,15 @@ def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Appli
             resp = _reply(json_response(err.status(), 504))
             resp.force_close()  # the rest of a body may still be on its way: never read it as a request
             return resp
+        user = await authenticate(request)
+        if user is None:  # credentials that fail get 401 on every path (kube's authn filter)
+            return _reply(json_response(errors.unauthorized().status(), 401))
         query_all: dict[str, list[str]] = {}
         for k, v in request.query.items():
             query_all.setdefault(k, []).append(v)
         req = ApiRequest(
             method=request.method, path=request.path, query={k: v[0] for k, v in query_all.items()},
-            headers=request.headers, body=body, user=await authenticate(request), query_all=query_all,
+            headers=request.headers, body=body, user=user, query_all=query_all,
         )
         resp = await api.handle(req)
         if resp.stream is None:
