@@ -67,6 +67,12 @@ class Store:
         self.admission: list[AdmissionHook] = []
         #: called after a namespace-scoped create to check the namespace exists (set by the server)
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+        #: storage resource -> seconds each write lives (kube's TTLFunc: Events, --event-ttl)
+        self.ttl: dict[str, int] = {}
+
+    def lease(self, rt: ResourceType) -> int:
+        """The storage lease of a write of ``rt``: every create and update restarts it."""
+        return self.ttl.get(rt.storage_resource, 0)
 
     # -- keys and codecs -------------------------------------------------------------------
 
@@ -196,7 +202,8 @@ class Store:
                 raise errors.already_exists(rt.plural, rt.group, name)
             return obj
         try:
-            kv = await self.storage.create(self.key(rt, meta.get("namespace"), name), self.encode(rt, obj))
+            kv = await self.storage.create(self.key(rt, meta.get("namespace"), name), self.encode(rt, obj),
+                                           lease=self.lease(rt))
         except KeyExists:
             raise errors.already_exists(rt.plural, rt.group, name) from None
         meta["resourceVersion"] = str(kv.mod_revision)
@@ -254,7 +261,8 @@ class Store:
             if dry_run:
                 return new, False
             try:
-                kv2 = await self.storage.update(key, self.encode(rt, new), revision=kv.mod_revision)
+                kv2 = await self.storage.update(key, self.encode(rt, new), revision=kv.mod_revision,
+                                                lease=self.lease(rt))
             except RevisionMismatch:
                 continue
             except KeyNotFound:
@@ -357,7 +365,8 @@ class Store:
                 if dry_run:
                     return marked, False
                 try:
-                    kv2 = await self.storage.update(key, self.encode(rt, marked), revision=kv.mod_revision)
+                    kv2 = await self.storage.update(key, self.encode(rt, marked), revision=kv.mod_revision,
+                                                    lease=self.lease(rt))
                 except (RevisionMismatch, KeyNotFound):
                     continue
                 mmeta["resourceVersion"] = str(kv2.mod_revision)

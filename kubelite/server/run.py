@@ -47,6 +47,7 @@ class ServerConfig:
     disable_scheduler: bool = False
     disable_controllers: bool = False
     anonymous_auth: bool = True
+    event_ttl: int = 3600  # seconds Events live after their last write (kube's --event-ttl)
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -76,7 +77,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     storage = open_storage(cfg.datastore_endpoint, str(cfg.data_dir))
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
-                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
+                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"),
+                    event_ttl=cfg.event_ttl)
     api.anonymous_auth = cfg.anonymous_auth
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0,
                            **runner_options())
