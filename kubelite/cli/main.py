@@ -24,6 +24,25 @@ def _run(coro) -> None:  # noqa: ANN001
         asyncio.run(coro)
 
 
+class GoDuration(click.ParamType):
+    """A Go duration flag value ("1h", "30m", "1h30m"), as kube's flags take them: seconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        if isinstance(value, (int, float)):
+            return float(value)
+        from kubelite.api.conformance import parse_duration
+
+        try:
+            seconds = parse_duration(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        if seconds < 0:
+            self.fail(f"must not be negative: {value}", param, ctx)
+        return seconds
+
+
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -52,10 +71,12 @@ def cli(verbose: int) -> None:
               help="The audit.k8s.io/v1 Policy deciding what is audited at which level.")
 @click.option("--anonymous-auth", type=click.BOOL, default=True, show_default=True, metavar="BOOL",
               help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
+@click.option("--event-ttl", type=GoDuration(), default="1h0m0s", show_default=True,
+              help="How long Events are kept after their last update (kube-apiserver's flag; 0: for ever).")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
            secrets_encryption: bool, encryption_provider_config: Path | None, audit_log_path: str,
-           audit_policy_file: Path | None, anonymous_auth: bool) -> None:
+           audit_policy_file: Path | None, anonymous_auth: bool, event_ttl: float) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
@@ -63,7 +84,8 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
                        disable_scheduler=disable_scheduler, disable_controllers=disable_controllers,
                        anonymous_auth=anonymous_auth, secrets_encryption=secrets_encryption,
                        encryption_provider_config=encryption_provider_config,
-                       audit_log_path=audit_log_path, audit_policy_file=audit_policy_file)
+                       audit_log_path=audit_log_path, audit_policy_file=audit_policy_file,
+                       event_ttl=int(event_ttl))
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")

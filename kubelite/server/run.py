@@ -19,7 +19,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from kubelite.apiserver.http import make_app, server_ssl_context
+from kubelite.apiserver.http import make_app, runner_options, server_ssl_context
 from kubelite.apiserver import serviceaccounts
 from kubelite.apiserver.audit import Auditor
 from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
@@ -63,6 +63,7 @@ class ServerConfig:
         if self.encryption_provider_config is not None:
             return self.encryption_provider_config
         return self.data_dir / "cred" / "encryption-config.json" if self.secrets_encryption else None
+    event_ttl: int = 3600  # seconds Events live after their last write (kube's --event-ttl)
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -100,12 +101,14 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         storage = EncryptingStorage(storage, encryption)
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
-                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
+                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"),
+                    event_ttl=cfg.event_ttl)
     api.anonymous_auth = cfg.anonymous_auth
     if encryption is not None:
         api.encryption = encryption
     api.audit = Auditor.from_files(cfg.audit_log_path, cfg.audit_policy_file)  # AuditPolicyError: refuse to start
-    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                           **runner_options())
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
                        ssl_context=server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert)),
