@@ -50,6 +50,7 @@ class ServerConfig:
     disable_scheduler: bool = False
     disable_controllers: bool = False
     anonymous_auth: bool = True
+    event_ttl: int = 3600  # seconds Events live after their last write (kube's --event-ttl)
     #: k3s' --secrets-encryption: encrypt Secrets with DATA_DIR/cred/encryption-config.json
     secrets_encryption: bool = False
     #: kube's --encryption-provider-config: an EncryptionConfiguration file of one's own
@@ -63,7 +64,6 @@ class ServerConfig:
         if self.encryption_provider_config is not None:
             return self.encryption_provider_config
         return self.data_dir / "cred" / "encryption-config.json" if self.secrets_encryption else None
-    event_ttl: int = 3600  # seconds Events live after their last write (kube's --event-ttl)
 
     @property
     def kubeconfig_path(self) -> Path:
