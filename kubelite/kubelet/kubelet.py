@@ -94,7 +94,7 @@ class Kubelet:
     def api_address(self) -> tuple[str, int] | None:
         """Where in-cluster clients reach the API server: the agent's configured server, else the
         node's IP with the ``kubernetes`` Service's target port (the embedded agent)."""
-        url = getattr(self.cfg, "api_server_url", "") or ""
+        url = self.cfg.api_server_url
         if url:
             parts = urlsplit(url)
             if parts.hostname:

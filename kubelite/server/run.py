@@ -46,6 +46,9 @@ class ServerConfig:
     disable_agent: bool = False
     disable_scheduler: bool = False
     disable_controllers: bool = False
+    node_name: str = ""                 # the embedded agent's node (default: the host name, lower-cased)
+    node_ip: str = ""                   # its InternalIP (default: the bind address, 127.0.0.1 for 0.0.0.0)
+    kubelet_args: dict[str, str] = field(default_factory=dict)   # --kubelet-arg KEY=VALUE
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -59,6 +62,7 @@ COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
     ("controller-manager", "disable_controllers",
      lambda api, cfg: components.controller_manager(api, {"data_dir": str(cfg.data_dir)})),
     ("scheduler", "disable_scheduler", lambda api, cfg: components.scheduler(api)),
+    ("agent", "disable_agent", lambda api, cfg: components.agent(api, cfg)),
 ]
 
 

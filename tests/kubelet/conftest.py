@@ -8,6 +8,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from kubelite.apiserver.local import LocalTransport
+from kubelite.apiserver.request import UserInfo
 from kubelite.client import PODS, Client
 from kubelite.kubelet.agent import run_agent
 from kubelite.kubelet.config import AgentConfig
@@ -35,6 +37,7 @@ class Agent:
         self.client, self.cfg, self.runtime = client, cfg, runtime
         self.kubelet: Kubelet | None = None
         self.task: asyncio.Task[None] | None = None
+        self.admin: Client = client
 
     async def start(self) -> None:
         ready = asyncio.Event()
@@ -63,24 +66,29 @@ class Agent:
         await self.start()
 
     async def pod(self, name: str, ns: str = "default") -> dict[str, Any]:
-        return await self.client.get(PODS, name, namespace=ns)
+        return await self.admin.get(PODS, name, namespace=ns)
 
 
 @pytest.fixture
 async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
     async with api_client(tmp_path) as (api, client):
+        # The agent runs as a node identity: RBAC's system:node role must be enough.
+        node_client = Client(LocalTransport(api, UserInfo("system:node:node-1", ("system:nodes", "system:authenticated"))),
+                             field_manager="kubelet")
         cfg = AgentConfig(node_name="node-1", root_dir=tmp_path / "agent", lease_interval=0.5, status_interval=0.5)
-        a = Agent(client, cfg, FakeRuntime())
+        a = Agent(node_client, cfg, FakeRuntime())
+        a.admin = client
         await a.start()
         try:
             yield a
         finally:
             await a.stop()
+            await node_client.close()
 
 
 def make_pod(name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"nodeName": "node-1", "containers": containers, **spec}}
+            "spec": {"nodeName": "node-1", "containers": containers, "automountServiceAccountToken": False, **spec}}
 
 
 def c(name: str = "app", command: tuple[str, ...] = ("serve",), **kw: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ async def test_node_registered_with_lease(agent: Agent) -> None:
 
 
 async def test_pod_runs_and_becomes_ready(agent: Agent) -> None:
-    await agent.client.create(PODS, make_pod("web", [c()]))
+    await agent.admin.create(PODS, make_pod("web", [c()]))
 
     async def running():
         p = await agent.pod("web")
@@ -32,7 +32,7 @@ async def test_pod_runs_and_becomes_ready(agent: Agent) -> None:
 
 async def test_crashloop_backoff(agent: Agent) -> None:
     agent.runtime.scripts["crash"] = Script(exit_after=0.05, exit_code=3)
-    await agent.client.create(PODS, make_pod("crashy", [c(command=("crash",))]))
+    await agent.admin.create(PODS, make_pod("crashy", [c(command=("crash",))]))
 
     async def backoff():
         p = await agent.pod("crashy")
@@ -50,7 +50,7 @@ async def test_crashloop_backoff(agent: Agent) -> None:
 
 async def test_job_like_pod_succeeds(agent: Agent) -> None:
     agent.runtime.scripts["done"] = Script(exit_after=0.05, exit_code=0)
-    await agent.client.create(PODS, make_pod("job", [c(command=("done",))], restartPolicy="Never"))
+    await agent.admin.create(PODS, make_pod("job", [c(command=("done",))], restartPolicy="Never"))
 
     async def done():
         p = await agent.pod("job")
@@ -63,9 +63,9 @@ async def test_job_like_pod_succeeds(agent: Agent) -> None:
 
 async def test_delete_terminates_then_removes(agent: Agent) -> None:
     agent.runtime.scripts["slow"] = Script(term_delay=0.3)
-    await agent.client.create(PODS, make_pod("gone", [c(command=("slow",))], terminationGracePeriodSeconds=5))
+    await agent.admin.create(PODS, make_pod("gone", [c(command=("slow",))], terminationGracePeriodSeconds=5))
     await eventually(lambda: _phase(agent, "gone", "Running"), what="Running")
-    await agent.client.delete(PODS, "gone", namespace="default")
+    await agent.admin.delete(PODS, "gone", namespace="default")
 
     async def removed():
         try:
