@@ -42,13 +42,16 @@ def cli(verbose: int) -> None:
 @click.option("--disable-agent", is_flag=True, help="Do not run a node agent on this machine.")
 @click.option("--disable-scheduler", is_flag=True, help="Do not run the scheduler.")
 @click.option("--disable-controllers", is_flag=True, help="Do not run the controller manager.")
+@click.option("--anonymous-auth", type=click.BOOL, default=True, show_default=True, metavar="BOOL",
+              help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 @click.option("--node-name", default="", help="The embedded agent's node name (default: the host name).")
 @click.option("--node-ip", default="", help="The embedded agent's node IP (default: the bind address).")
 @click.option("--kubelet-arg", "kubelet_args", multiple=True, metavar="KEY=VALUE",
-              help="Kubelet setting (port, max-pods, node-status-update-frequency, node-lease-interval); repeatable.")
+              help="Kubelet setting (port, max-pods, node-status-update-frequency, node-lease-renew-interval); "
+                   "repeatable.")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
-           node_name: str, node_ip: str, kubelet_args: tuple[str, ...]) -> None:
+           anonymous_auth: bool, node_name: str, node_ip: str, kubelet_args: tuple[str, ...]) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
     args: dict[str, str] = {}
     for item in kubelet_args:
@@ -60,7 +63,7 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,
                        disable_scheduler=disable_scheduler, disable_controllers=disable_controllers,
-                       node_name=node_name, node_ip=node_ip, kubelet_args=args)
+                       anonymous_auth=anonymous_auth, node_name=node_name, node_ip=node_ip, kubelet_args=args)
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")
