@@ -60,6 +60,7 @@ class ContainerView:
     ready: bool = False                  # readiness probe (or running with none)
     sidecar: bool = False
     restarting: bool = False             # exited, and the restart policy will run it again
+    failed_at: float = 0.0               # when the last start attempt failed (config, image, create)
 
 
 def terminated(a: Attempt) -> Obj:

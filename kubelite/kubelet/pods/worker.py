@@ -74,6 +74,7 @@ class PodRecord:
     probes: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     probe_results: dict[tuple[str, str], bool] = field(default_factory=dict)
     killing: dict[str, asyncio.Task[None]] = field(default_factory=dict)   # name -> kill task
+    unhealthy: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (probe kind, runtime id)
     mounts: dict[str, str] = field(default_factory=dict)
     terminating: asyncio.Task[None] | None = None
     terminal: bool = False
@@ -374,21 +375,18 @@ class PodWorkers:
         if name in rec.killing and not rec.killing[name].done():
             return
         if cur is not None and cur.running:
-            for kind, what in (("liveness", "liveness"), ("startup", "startup")):
-                if rec.probe_results.get((name, kind)) is False and (kind == "startup" or v.started):
-                    probe = c.get(f"{kind}Probe") or {}
-                    grace = probe.get("terminationGracePeriodSeconds") or rec.grace
-                    self._event(pod, NORMAL, "Killing", f"Container {name} failed {what} probe, will be restarted",
-                                name, init)
-                    rec.probe_results.pop((name, kind), None)
-                    rec.killing[name] = asyncio.create_task(
-                        self._kill(rec, pod, c, v, float(grace), init=init, announce=False), name=f"kubelet-kill:{name}")
-                    return
+            kind = rec.unhealthy.pop(name, None)
+            if kind is not None and rec.cids.get(name) == kind[1]:
+                probe = c.get(f"{kind[0]}Probe") or {}
+                grace = probe.get("terminationGracePeriodSeconds") or rec.grace
+                self._event(pod, NORMAL, "Killing", f"Container {name} failed {kind[0]} probe, will be restarted",
+                            name, init)
+                rec.killing[name] = asyncio.create_task(
+                    self._kill(rec, pod, c, v, float(grace), init=init, announce=False), name=f"kubelet-kill:{name}")
             return
         if cur is None:
-            if v.waiting_reason in ("CreateContainerConfigError", "CreateContainerError", "ErrImagePull",
-                                    "RunContainerError", "ErrImageNeverPull"):
-                wait = self.backoff.wait_left(f"{rec.uid}/{name}", getattr(v, "_failed_at", 0.0), time.time())
+            if v.waiting_reason in ("CreateContainerError", "ErrImagePull", "RunContainerError", "ErrImageNeverPull"):
+                wait = self.backoff.wait_left(f"{rec.uid}/{name}", v.failed_at, time.time())
                 if wait > 0:
                     self._enqueue_later(rec.key, wait)
                     return
@@ -419,12 +417,16 @@ class PodWorkers:
         name = c["name"]
         image = c.get("image", "")
 
-        def fail(reason: str, message: str, event: str = "Failed") -> None:
+        def fail(reason: str, message: str) -> None:
             v.waiting_reason, v.waiting_message = reason, message
-            v._failed_at = time.time()  # type: ignore[attr-defined]
+            v.failed_at = time.time()
+            self._event(pod, WARNING, "Failed", f"Error: {message}", name, init)
+            if reason == "CreateContainerConfigError":
+                # retried on every sync (a ConfigMap/Secret appearing enqueues the pod), as kubelet
+                self._enqueue_later(rec.key, 2.0)
+                return
             bkey = f"{rec.uid}/{name}"
             self.backoff.next(bkey, time.time())
-            self._event(pod, WARNING, event, f"Error: {message}" if event == "Failed" else message, name, init)
             self._enqueue_later(rec.key, self.backoff.delay(bkey))
 
         # image
@@ -598,15 +600,15 @@ class PodWorkers:
             ok, msg = await prober.run_action(probe, runtime=self.runtime, container_id=rid, container=c,
                                               pod_ip=self.k.node_ip, timeout=timeout)
             if not ok:
-                self._event(pod, WARNING, "Unhealthy", f"{kind.capitalize()} probe failed: {msg}".rstrip(),
+                self._event(pod, WARNING, "Unhealthy", f"{kind.capitalize()} probe failed: {msg}",
                             name, name in {i.get("name") for i in (pod.get("spec") or {}).get("initContainers") or ()})
             if state.observe(ok):
                 rec.probe_results[(name, kind)] = state.result
                 self.k.queue.add(rec.key)
-                if kind == "liveness" and not state.result:
-                    return  # the sync kills the container; a new attempt gets a new loop
-                if kind == "startup" and not state.result:
-                    return
+            if kind in ("liveness", "startup") and not state.result and state.failed_enough():
+                rec.unhealthy[name] = (kind, rid)   # the sync kills it; a new attempt gets new loops
+                self.k.queue.add(rec.key)
+                return
             await asyncio.sleep(period)
 
     # -- stopping -----------------------------------------------------------------------------

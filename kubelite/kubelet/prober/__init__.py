@@ -41,7 +41,7 @@ async def run_action(action: Mapping[str, Any], *, runtime: RuntimeService, cont
             except TimeoutError:
                 return False, f"command {' '.join(repr(c) for c in cmd)} timed out"
             text = (out + err).decode("utf-8", "replace")
-            return code == 0, text if code == 0 or text else f"command {cmd} exited with {code}"
+            return code == 0, text     # kubelet's Unhealthy message for exec is the command's output
         if action.get("httpGet") is not None:
             return await _http(action["httpGet"], container, pod_ip, timeout)
         if action.get("tcpSocket") is not None:
@@ -122,6 +122,10 @@ class ProbeState:
     result: bool
     _streak: int = 0
     _last: bool | None = None
+
+    def failed_enough(self) -> bool:
+        """The last ``failure_threshold`` results all failed (liveness/startup then kill)."""
+        return self._last is False and self._streak >= self.failure_threshold
 
     def observe(self, passed: bool) -> bool:
         """Record one result; True if ``result`` changed."""
