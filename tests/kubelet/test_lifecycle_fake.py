@@ -115,24 +115,28 @@ async def test_prestop_and_grace(agent: Agent) -> None:
     await agent.admin.create(PODS, make_pod("graceful", [c(command=("stubborn",),
                                                             lifecycle={"preStop": {"exec": {"command": ["bye"]}}})],
                                             terminationGracePeriodSeconds=3))
-    await eventually(lambda: _phase(agent, "graceful", "Running"), what="Running")
+    running = await eventually(lambda: _phase(agent, "graceful", "Running"), what="Running")
+    seen: list[tuple[str, dict]] = []
+
+    async def watch() -> None:
+        async for etype, obj in agent.admin.watch(PODS, namespace="default", field_selector="metadata.name=graceful",
+                                                  resource_version=running["metadata"]["resourceVersion"]):
+            seen.append((etype, obj))
+            if etype == "DELETED":
+                return
+
+    task = asyncio.create_task(watch())
     t0 = asyncio.get_running_loop().time()
     await agent.admin.delete(PODS, "graceful", namespace="default", grace_period_seconds=3)
-    seen = []
-
-    async def terminated():
-        try:
-            p = await agent.pod("graceful")
-        except ApiError:
-            return True
-        seen.append(p)
-        return False
-    await eventually(terminated, timeout=8, what="removed")
+    await asyncio.wait_for(task, 8)
     took = asyncio.get_running_loop().time() - t0
-    assert 2.5 <= took < 6, took
+    assert 2.5 <= took < 6, took                         # SIGTERM ignored: SIGKILL after the grace period
     assert ("exec_sync", ("bye",)) in agent.runtime.calls
-    last = seen[-1]
-    assert cond(last, "Ready") == "False" or last["status"]["phase"] in ("Failed", "Succeeded")
+    last = [obj for etype, obj in seen if etype == "MODIFIED"][-1]
+    assert cond(last, "Ready") == "False"
+    assert last["status"]["phase"] == "Failed"           # killed: exit 137
+    term = last["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 137
 
 
 async def test_active_deadline(agent: Agent) -> None:
