@@ -19,7 +19,7 @@ from kubelite.client import Client
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.kubelet import Kubelet
 from kubelite.kubelet.node import NodeAgent
-from kubelite.kubelet.runtime.interface import RuntimeService
+from kubelite.kubelet.runtime.interface import ImageService, RuntimeService
 
 log = logging.getLogger("kubelite.kubelet.agent")
 
@@ -28,17 +28,18 @@ class NoRuntime(Exception):
     pass
 
 
-def default_runtime(cfg: AgentConfig) -> RuntimeService:
-    """The runtime named by ``cfg.runtime`` ("process": ``kubelet.runtime.process``)."""
+def default_runtime(cfg: AgentConfig) -> tuple[RuntimeService, ImageService | None]:
+    """The runtime named by ``cfg.runtime`` ("process": ``kubelet.runtime.process``, its state
+    under ``<root_dir>/runtime/process``) and its image service."""
     if cfg.runtime == "process":
         try:
             mod = importlib.import_module("kubelite.kubelet.runtime.process")
         except ImportError as e:
             raise NoRuntime(f"the process runtime is not available: {e}") from None
-        factory = getattr(mod, "ProcessRuntime", None)
-        if factory is None:
-            raise NoRuntime("kubelite.kubelet.runtime.process has no ProcessRuntime")
-        return factory(cfg.root_dir / "runtime")  # type: ignore[no-any-return]
+        state_dir = mod.default_state_dir(cfg.root_dir) if hasattr(mod, "default_state_dir") \
+            else cfg.root_dir / "runtime" / "process"
+        images = mod.ProcessImageService() if hasattr(mod, "ProcessImageService") else None
+        return mod.ProcessRuntime(state_dir), images
     raise NoRuntime(f"unknown container runtime {cfg.runtime!r}")
 
 
@@ -68,12 +69,18 @@ async def _streaming_server(runtime: RuntimeService, kubelet: Kubelet, cfg: Agen
 
 
 async def run_agent(client: Client, cfg: AgentConfig, *, runtime: RuntimeService | None = None,
-                    on_ready: Any = None) -> None:
+                    images: ImageService | None = None, on_ready: Any = None) -> None:
+    """Register, then run the node loops, the Kubelet and the streaming server until cancelled.
+    ``runtime`` None: the process runtime (``default_runtime``). ``on_ready(kubelet)`` is called
+    once the Kubelet has synced and re-adopted what the runtime still runs."""
     cfg.root_dir.mkdir(parents=True, exist_ok=True)
-    rt = runtime if runtime is not None else default_runtime(cfg)
+    if runtime is None:
+        rt, images = await asyncio.to_thread(default_runtime, cfg)
+    else:
+        rt = runtime
     node = NodeAgent(client, cfg, runtime_version=f"{rt.name}://{rt.version}")
     await node.register()
-    kubelet = Kubelet(client, cfg, rt)
+    kubelet = Kubelet(client, cfg, rt, images=images)
     server = None
     try:
         async with asyncio.TaskGroup() as tg:
