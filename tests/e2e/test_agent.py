@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from tests.e2e.conftest import Cluster, free_port, make_cluster
 
 NODE = "e2e-agent"
+PYTHON = sys.executable      # the test's interpreter: the in-cluster client test needs its packages
 pytestmark = pytest.mark.e2e
 
 
@@ -94,7 +96,7 @@ def test_deployment_serves_http(node: Cluster, tmp_path: Path) -> None:
                           "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
                               "terminationGracePeriodSeconds": 2,
                               "containers": [{"name": "http", "image": "python",
-                                              "command": ["python3", "-m", "http.server", str(port),
+                                              "command": [PYTHON, "-m", "http.server", str(port),
                                                           "--bind", "127.0.0.1", "--directory", str(tmp_path)],
                                               "readinessProbe": {"httpGet": {"path": "/", "port": port},
                                                                  "periodSeconds": 1}}]}}}})
@@ -148,7 +150,7 @@ def test_readiness_and_liveness(node: Cluster) -> None:
 
 
 def test_memory_hog_is_oom_killed(node: Cluster) -> None:
-    apply(node, pod("hog", ["python3", "-c", "b = bytearray(512 * 1024 * 1024); import time; time.sleep(60)"],
+    apply(node, pod("hog", [PYTHON, "-c", "b = bytearray(512 * 1024 * 1024); import time; time.sleep(60)"],
                     restartPolicy="Never",
                     container={"resources": {"limits": {"memory": "64Mi"}}}))
     node.wait_for(lambda: status(node, "hog").get("phase") == "Failed", timeout=30, what="hog Failed")
@@ -203,3 +205,41 @@ def test_configmap_and_secret_as_env_and_files(node: Cluster, tmp_path: Path) ->
     assert (out / "env").read_text() == "hello s3cret\n"
     assert (out / "cm").read_text() == "hello" and (out / "secret").read_text() == "s3cret"
     assert (out / "ns").read_text() == "default"
+
+
+def test_in_cluster_python_client_lists_pods(node: Cluster, tmp_path: Path) -> None:
+    pytest.importorskip("kubernetes")
+    out = tmp_path / "out"
+    out.mkdir()
+    node.kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+    node.kubectl("create", "rolebinding", "pod-reader", "--role=pod-reader", "--serviceaccount=default:default")
+    script = ("from kubernetes import client, config\n"
+              "config.load_incluster_config()\n"
+              "pods = client.CoreV1Api().list_namespaced_pod('default').items\n"
+              "open('/out/result', 'w').write(' '.join(sorted(p.metadata.name for p in pods)))\n")
+    apply(node, pod("insider", [PYTHON, "-c", script], restartPolicy="Never",
+                    volumes=[{"name": "out", "hostPath": {"path": str(out)}}],
+                    container={"volumeMounts": [{"name": "out", "mountPath": "/out"}]}))
+    node.wait_for(lambda: status(node, "insider").get("phase") in ("Succeeded", "Failed"), timeout=40, what="done")
+    assert status(node, "insider")["phase"] == "Succeeded", status(node, "insider")
+    assert "insider" in (out / "result").read_text().split()
+
+
+def test_cordon_and_drain(node: Cluster) -> None:
+    apply(node, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "drained"},
+                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "drained"}},
+                          "template": {"metadata": {"labels": {"app": "drained"}}, "spec": {
+                              "terminationGracePeriodSeconds": 1,
+                              "containers": [{"name": "c", "image": "host", "command": ["sleep", "3600"]}]}}}})
+    node.kubectl("rollout", "status", "deployment/drained", "--timeout=30s")
+    first = node.json("get", "pods", "-l", "app=drained")["items"][0]["metadata"]["name"]
+    node.kubectl("drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--pod-selector=app=drained",
+                 "--timeout=30s")
+    try:
+        assert node.json("get", "node", NODE)["spec"]["unschedulable"] is True
+        pods = node.json("get", "pods", "-l", "app=drained")["items"]
+        assert first not in [p["metadata"]["name"] for p in pods]          # evicted and gone
+        assert all(p["status"].get("phase") == "Pending" for p in pods)    # the replacement cannot schedule
+    finally:
+        node.kubectl("uncordon", NODE)
+    node.kubectl("rollout", "status", "deployment/drained", "--timeout=30s")
