@@ -256,7 +256,10 @@ class Store:
                 record_update(old, new, manager=manager, now=format_time(self.clock()),
                               api_version=api_version or rt.api_version, subresource=subresource)
             meta = new["metadata"]
-            if meta.get("deletionTimestamp") and not meta.get("finalizers") and not rt.strategy.deletion_blocked(new):
+            # As kube's shouldDeleteDuringUpdate: only once the grace period is 0 (a pod being
+            # deleted gracefully keeps taking status writes until its kubelet deletes it with 0).
+            if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get("deletionGracePeriodSeconds")
+                    and not rt.strategy.deletion_blocked(new)):
                 if dry_run:
                     return new, False
                 try:

@@ -73,11 +73,23 @@ def cli(verbose: int) -> None:
               help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 @click.option("--event-ttl", type=GoDuration(), default="1h0m0s", show_default=True,
               help="How long Events are kept after their last update (kube-apiserver's flag; 0: for ever).")
+@click.option("--node-name", default="", help="The embedded agent's node name (default: the host name).")
+@click.option("--node-ip", default="", help="The embedded agent's node IP (default: the bind address).")
+@click.option("--kubelet-arg", "kubelet_args", multiple=True, metavar="KEY=VALUE",
+              help="Kubelet setting (port, max-pods, node-status-update-frequency, node-lease-renew-interval); "
+                   "repeatable.")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
            secrets_encryption: bool, encryption_provider_config: Path | None, audit_log_path: str,
-           audit_policy_file: Path | None, anonymous_auth: bool, event_ttl: float) -> None:
+           audit_policy_file: Path | None, anonymous_auth: bool, event_ttl: float, node_name: str, node_ip: str,
+           kubelet_args: tuple[str, ...]) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
+    args: dict[str, str] = {}
+    for item in kubelet_args:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--kubelet-arg")
+        args[k.lstrip("-")] = v
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,
@@ -85,7 +97,8 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
                        anonymous_auth=anonymous_auth, secrets_encryption=secrets_encryption,
                        encryption_provider_config=encryption_provider_config,
                        audit_log_path=audit_log_path, audit_policy_file=audit_policy_file,
-                       event_ttl=int(event_ttl))
+                       event_ttl=int(event_ttl), node_name=node_name, node_ip=node_ip,
+                       kubelet_args=args)
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")

@@ -58,6 +58,9 @@ class ServerConfig:
     #: kube's --audit-log-path ("-" = stdout) and --audit-policy-file
     audit_log_path: str = ""
     audit_policy_file: Path | None = None
+    node_name: str = ""                 # the embedded agent's node (default: the host name, lower-cased)
+    node_ip: str = ""                   # its InternalIP (default: the bind address, 127.0.0.1 for 0.0.0.0)
+    kubelet_args: dict[str, str] = field(default_factory=dict)   # --kubelet-arg KEY=VALUE
 
     @property
     def encryption_config_path(self) -> Path | None:
@@ -77,6 +80,7 @@ COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
     ("controller-manager", "disable_controllers",
      lambda api, cfg: components.controller_manager(api, {"data_dir": str(cfg.data_dir)})),
     ("scheduler", "disable_scheduler", lambda api, cfg: components.scheduler(api)),
+    ("agent", "disable_agent", lambda api, cfg: components.agent(api, cfg)),
 ]
 
 
