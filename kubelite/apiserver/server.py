@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kubelite.apiserver import admission, audit, authz, codec, crds, impersonation, reviews, serviceaccounts, subresources
-from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
