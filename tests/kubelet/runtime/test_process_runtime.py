@@ -167,21 +167,30 @@ async def test_cgroup_limits_written(rt: ProcessRuntime, tmp_path: Path) -> None
 @root_only
 async def test_sandbox_namespaces_hostname_hosts(rt: ProcessRuntime, tmp_path: Path) -> None:
     sid = await rt.run_pod_sandbox(pod(hostname="web-0", hosts_file=HOSTS, dns_config="nameserver 10.43.0.10\n"))
-    script = ("hostname; readlink /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/mnt; "
-              "echo pid=$$; cat /etc/hosts /etc/resolv.conf; ls /proc | grep -c '^[0-9]'")
-    (a, la), (b, lb) = await asyncio.gather(run(rt, sid, tmp_path, "sh", "-c", script, name="a"),
-                                            run(rt, sid, tmp_path, "sh", "-c", script, name="b"))
-    assert a.exit_code == 0 and b.exit_code == 0, (la, lb)
+    script = ("hostname; echo pid=$$; cat /etc/hosts /etc/resolv.conf; ls /proc | grep -c '^[0-9]'; "
+              "echo done; sleep 100")
+    cids = [await rt.create_container(sid, ctr(tmp_path, "sh", "-c", script, name=n)) for n in ("a", "b")]
+    for c in cids:
+        await rt.start_container(c)
+    sts = [await rt.container_status(c) for c in cids]
+    for _ in range(100):
+        if all("stdout:done" in log_lines(st.log_path) for st in sts):
+            break
+        await asyncio.sleep(0.05)
+    la, lb = (log_lines(st.log_path) for st in sts)
     assert la[0] == lb[0] == "stdout:web-0"
-    assert la[1] == lb[1] and la[2] == lb[2]                       # shared UTS and IPC
-    assert la[3] != lb[3] and la[4] != lb[4]                       # own PID and mount namespaces
-    host = [os.readlink(f"/proc/self/ns/{n}") for n in ("uts", "ipc", "pid")]
-    assert [la[1][7:], la[2][7:], la[3][7:]] != host and la[1][7:] != host[0]
-    assert la[5] == "stdout:pid=2"                                 # the init is PID 1
+    assert la[1] == "stdout:pid=2"                                  # the init is PID 1
     assert "stdout:10.1.2.3\tweb-0.example" in la and "stdout:nameserver 10.43.0.10" in la
-    assert int(la[-1].split(":")[1]) <= 4                          # its own /proc: init, sh, ls, grep
+    assert int(la[-2].split(":")[1]) <= 4                           # its own /proc: init, sh, ls, grep
+    nsa, nsb, host = ({n: os.readlink(f"/proc/{pid}/ns/{n}") for n in ("uts", "ipc", "pid", "mnt")}
+                      for pid in (sts[0].pid, sts[1].pid, os.getpid()))
+    assert nsa["uts"] == nsb["uts"] != host["uts"] and nsa["ipc"] == nsb["ipc"] != host["ipc"]  # the pod's
+    assert len({nsa["pid"], nsb["pid"], host["pid"]}) == 3 and len({nsa["mnt"], nsb["mnt"], host["mnt"]}) == 3
     assert socket.gethostname() != "web-0"
-    assert "web-0.example" not in Path("/etc/hosts").read_text()  # the host's file is untouched
+    assert "web-0.example" not in Path("/etc/hosts").read_text()   # the host's file is untouched
+    # An exec joins the same namespaces.
+    code, out, _ = await rt.exec_sync(cids[1], ["sh", "-c", "hostname; readlink /proc/self/ns/ipc"], 5)
+    assert out.decode().split() == ["web-0", nsb["ipc"]]
 
 
 @root_only
@@ -440,3 +449,42 @@ async def test_shim_restarts_and_containers_survive_it(rt: ProcessRuntime, state
     await rt.start_container(second)
     assert (await rt.wait_container(second)).exit_code == 4
     assert shim.call(str(state), {"op": "ping"})["pid"] != old["pid"]
+
+
+@root_only
+async def test_security_context(rt: ProcessRuntime, tmp_path: Path) -> None:
+    from kubelite.kubelet.runtime.interface import SecurityContext
+    from kubelite.kubelet.runtime.process import caps
+    sid = await rt.run_pod_sandbox(pod())
+    vol, target, probe = tmp_path / "vol", tmp_path / "data", tmp_path / "root-probe"
+    vol.mkdir()
+    target.mkdir()
+    sec = SecurityContext(read_only_root_filesystem=True, allow_privilege_escalation=False,
+                          capabilities_drop=("ALL",), capabilities_add=("NET_BIND_SERVICE",))
+    cid = await rt.create_container(sid, ctr(
+        tmp_path, "sh", "-c", f"grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; "
+        f"touch {probe} 2>/dev/null || echo ro-root; touch {target}/ok && echo vol-rw; sleep 100",
+        security=sec, mounts=(Mount(str(target), str(vol)),)))
+    await rt.start_container(cid)
+    code, out, err = await rt.exec_sync(cid, ["sh", "-c", f"touch {probe} 2>/dev/null || echo exec-ro"], 5)
+    assert out == b"exec-ro\n", (out, err)                   # an exec sees the same read-only root
+    await rt.stop_container(cid, 0)
+    lines = log_lines((await rt.container_status(cid)).log_path)
+    assert lines[:2] == [f"stdout:CapBnd:\t{1 << caps.NUMBER['NET_BIND_SERVICE']:016x}", "stdout:NoNewPrivs:\t1"]
+    assert lines[2:] == ["stdout:ro-root", "stdout:vol-rw"]
+    assert not probe.exists() and (vol / "ok").exists()
+    # The default set: root keeps containerd's 14 capabilities, not CAP_SYS_ADMIN; users apply.
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", "grep CapBnd /proc/self/status; id -u; id -g",
+                          security=SecurityContext(run_as_user=65534, run_as_group=65534))
+    expected = sum(1 << caps.NUMBER[c] for c in caps.DEFAULT)
+    assert lines == [f"stdout:CapBnd:\t{expected:016x}", "stdout:65534", "stdout:65534"]
+
+
+def test_capability_sets() -> None:
+    from kubelite.kubelet.runtime.process.caps import CAPS, DEFAULT, effective
+    assert effective((), (), False) == DEFAULT
+    assert effective((), (), True) == set(CAPS)
+    assert effective(("NET_ADMIN",), ("CAP_CHOWN",), False) == DEFAULT - {"CHOWN"} | {"NET_ADMIN"}
+    assert effective(("ALL",), ("CHOWN",), False) == set(CAPS) - {"CHOWN"}
+    assert effective(("NET_BIND_SERVICE",), ("ALL",), False) == {"NET_BIND_SERVICE"}
+    assert effective(("BOGUS",), (), False) == DEFAULT

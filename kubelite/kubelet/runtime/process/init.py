@@ -44,6 +44,7 @@ import termios
 import time
 from typing import Any
 
+from kubelite.kubelet.runtime.process import caps
 from kubelite.kubelet.runtime.process import namespaces as ns
 from kubelite.kubelet.runtime.process.logs import CRILogWriter
 
@@ -270,18 +271,17 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
             with open(path, "w") as f:
                 f.write("0")
         _reset_signals()
-        if spec.get("cwd"):
-            try:
-                os.chdir(spec["cwd"])
-            except OSError as e:
-                raise _StartError(f'chdir to cwd ("{spec["cwd"]}") failed: {e.strerror.lower()}') from None
-        gid, uid = spec.get("gid"), spec.get("uid")
-        if spec.get("groups") is not None and (uid is not None or gid is not None):
-            os.setgroups(spec["groups"])
-        if gid is not None:
-            os.setgid(gid)
-        if uid is not None:
-            os.setuid(uid)
+        if spec.get("readonly_root"):
+            # Its own mount namespace, so that only the command (and execs, which join its
+            # namespaces) sees / read-only; the init keeps writing its log and records. The
+            # kernel refuses the remount while this process holds files open for writing:
+            # close everything but stdio and the report pipe first.
+            keep = sorted({err_w, host_proc})
+            for lo, hi in zip([3] + [k + 1 for k in keep], keep + [1 << 20]):
+                os.closerange(lo, hi)
+            ns.unshare(ns.CLONE_NEWNS)
+            ns.mount("", "/", None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY)
+        process_attributes(spec)
         argv = spec["argv"]
         try:
             os.execvpe(argv[0], argv, spec["env"])
@@ -296,6 +296,26 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
 
 class _StartError(Exception):
     pass
+
+
+def process_attributes(spec: dict[str, Any]) -> None:
+    """Working dir, capabilities, no_new_privs, groups and user of a container's command (or
+    of an exec in it): the last steps before execve, in the order the kernel needs (the
+    bounding set can only shrink while we still hold CAP_SETPCAP, i.e. before setuid)."""
+    if spec.get("cwd"):
+        try:
+            os.chdir(spec["cwd"])
+        except OSError as e:
+            raise _StartError(f'chdir to cwd ("{spec["cwd"]}") failed: {(e.strerror or "").lower()}') from None
+    if spec.get("cap_drop") or spec.get("no_new_privs"):
+        caps.apply(spec.get("cap_drop") or [], bool(spec.get("no_new_privs")))
+    gid, uid = spec.get("gid"), spec.get("uid")
+    if spec.get("groups") is not None and (uid is not None or gid is not None):
+        os.setgroups(spec["groups"])
+    if gid is not None:
+        os.setgid(gid)
+    if uid is not None:
+        os.setuid(uid)
 
 
 def exec_error(cmd: str, e: OSError) -> str:
