@@ -488,3 +488,21 @@ def test_capability_sets() -> None:
     assert effective(("ALL",), ("CHOWN",), False) == set(CAPS) - {"CHOWN"}
     assert effective(("NET_BIND_SERVICE",), ("ALL",), False) == {"NET_BIND_SERVICE"}
     assert effective(("BOGUS",), (), False) == DEFAULT
+
+
+def test_shim_leaves_when_its_state_dir_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    from kubelite.kubelet.runtime.process import shim
+    d = tmp_path / "shimdir"
+    d.mkdir()
+    shim.start(str(d), idle_check=0.1)
+    pid = shim.call(str(d), {"op": "ping"})["pid"]
+    shutil.rmtree(d)
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the shim outlived its state dir")
