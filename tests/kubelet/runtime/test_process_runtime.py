@@ -506,3 +506,20 @@ def test_shim_leaves_when_its_state_dir_is_gone(tmp_path: Path) -> None:
     else:
         os.kill(pid, 9)
         raise AssertionError("the shim outlived its state dir")
+
+
+async def test_unread_stdin_does_not_stall_the_logs(rt: ProcessRuntime, tmp_path: Path) -> None:
+    sid = await rt.run_pod_sandbox(pod())
+    cid = await rt.create_container(sid, ctr(tmp_path, "sh", "-c", "sleep 0.3; i=0; while [ $i -lt 50 ]; "
+                                             "do echo $i; i=$((i+1)); done; sleep 100", stdin=True))
+    await rt.start_container(cid)
+    sess = await rt.attach(cid, tty=False, stdin=True)
+    await sess.write_stdin(b"x" * (300 * 1024))         # far more than a pipe holds; nobody reads it
+    path = (await rt.container_status(cid)).log_path
+    for _ in range(100):
+        if "stdout:49" in log_lines(path):
+            break
+        await asyncio.sleep(0.05)
+    assert "stdout:49" in log_lines(path)
+    await sess.close()
+    await rt.stop_container(cid, 0)

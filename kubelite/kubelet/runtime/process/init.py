@@ -337,6 +337,10 @@ class _Init:
                  stdin_w: int | None, tty: bool, sig_r: int) -> None:
         self.spec, self.child, self.outputs, self.stdin_w, self.tty = spec, child, outputs, stdin_w, tty
         self.writer = writer
+        self.stdin_buf = bytearray()
+        self.stdin_closing = False
+        if stdin_w is not None:
+            os.set_blocking(stdin_w, False)
         self.status: int | None = None
         self.clients: dict[int, _Client] = {}
         self.stdin_claimed = False
@@ -389,6 +393,10 @@ class _Init:
                 self._reap()        # belt and braces: a lost wakeup costs at most 2 s
                 continue
             for fd, ev in events:
+                if fd == self.stdin_w and ev & select.POLLOUT:
+                    self._flush_stdin()
+                    if not ev & ~select.POLLOUT:
+                        continue
                 if fd == self.sig_r:
                     self._signals()
                 elif fd in self.outputs:
@@ -499,12 +507,11 @@ class _Init:
             self._frame(kind, payload)
 
     def _frame(self, kind: int, payload: bytes) -> None:
-        if kind == F_STDIN and self.stdin_w is not None:
+        if kind == F_STDIN and self.stdin_w is not None and not self.stdin_closing:
             self.stdin_claimed = True
-            try:
-                os.write(self.stdin_w, payload)  # blocking: the command reads its stdin
-            except OSError:
-                pass
+            if len(self.stdin_buf) + len(payload) <= MAX_CLIENT_BUFFER:   # beyond: dropped
+                self.stdin_buf += payload
+            self._flush_stdin()
         elif kind == F_CLOSE:
             self._close_stdin()
         elif kind == F_RESIZE and self.tty and len(payload) == 4:
@@ -513,8 +520,36 @@ class _Init:
             if fd is not None:
                 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
+    def _flush_stdin(self) -> None:
+        """Write what clients sent to the command's stdin without ever blocking the init (a
+        command that does not read its stdin must not stop its output being logged)."""
+        fd = self.stdin_w
+        if fd is None:
+            self.stdin_buf.clear()
+            return
+        while self.stdin_buf:
+            try:
+                del self.stdin_buf[:os.write(fd, self.stdin_buf)]
+            except BlockingIOError:
+                break
+            except OSError:
+                self.stdin_buf.clear()
+        mask = (select.POLLIN if fd in self.outputs else 0) | (select.POLLOUT if self.stdin_buf else 0)
+        if mask:
+            self.poll.register(fd, mask)        # (re-)registering sets the mask
+        else:
+            try:
+                self.poll.unregister(fd)
+            except KeyError:
+                pass
+        if not self.stdin_buf and self.stdin_closing:
+            self._close_stdin()
+
     def _close_stdin(self) -> None:
         if self.stdin_w is None:
+            return
+        if self.stdin_buf:                      # after what is still buffered
+            self.stdin_closing = True
             return
         if self.tty:
             try:
