@@ -141,10 +141,12 @@ def start(state_dir: str, idle_check: float = IDLE_CHECK) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(os.path.join(state_dir, "shim.log"), "ab") as logf:
-        p = subprocess.Popen([sys.executable, "-m", "kubelite.kubelet.runtime.process.shim", state_dir,
-                              str(idle_check)],
+        p = subprocess.Popen([sys.executable, "-S", "-c", "from kubelite.kubelet.runtime.process.shim import _main; _main()",
+                              state_dir, str(idle_check)],
                              stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, cwd="/", env=env,
                              start_new_session=True, close_fds=True)
+    # -S: no site-packages (the shim needs only the standard library and kubelite, found via
+    # PYTHONPATH), which also saves the .pth processing of every installed package.
     p.wait(30)                                   # the launcher exits as soon as the shim forked
     deadline = time.monotonic() + 15
     while True:
