@@ -294,6 +294,8 @@ class ProcessRuntime:
                 rec["ns"] = make_sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
             if self.cgroups is not None:
                 rel = f"pod{config.uid}" + (f"-{config.attempt}" if config.attempt else "")
+                if any(r.get("cgroup_rel") == rel for r in self._sandboxes.values()):
+                    rel += f"-{sid[:8]}"        # an older sandbox of the pod not removed yet
                 cg = self.cgroups.new(rel)
                 cg.apply(config.resources)
                 rec["cgroup"], rec["cgroup_rel"] = cg.record(), rel
