@@ -523,3 +523,13 @@ async def test_unread_stdin_does_not_stall_the_logs(rt: ProcessRuntime, tmp_path
     assert "stdout:49" in log_lines(path)
     await sess.close()
     await rt.stop_container(cid, 0)
+
+
+@root_only
+async def test_host_pid_and_ipc(rt: ProcessRuntime, tmp_path: Path) -> None:
+    sid = await rt.run_pod_sandbox(pod(hostname="hp", host_pid=True, host_ipc=True))
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", "hostname; readlink /proc/self/ns/pid /proc/self/ns/ipc; "
+                          "echo $$")
+    assert lines[0] == "stdout:hp"                                  # still the pod's UTS namespace
+    assert lines[1:3] == [f"stdout:{os.readlink('/proc/self/ns/pid')}", f"stdout:{os.readlink('/proc/self/ns/ipc')}"]
+    assert int(lines[3].split(":")[1]) > 2                          # a host pid

@@ -189,7 +189,8 @@ def _init(spec: dict[str, Any], w: int) -> None:
             ns.bind(src, dst, readonly=ro)
         if spec.get("new_pid"):
             ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
-    elif sys.platform == "linux":
+    if not (spec.get("isolate") and spec.get("new_pid")) and sys.platform == "linux":
+        # Not a PID 1 (no namespaces, or hostPID): orphans of the command are still ours to reap.
         import ctypes
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
