@@ -533,3 +533,44 @@ async def test_host_pid_and_ipc(rt: ProcessRuntime, tmp_path: Path) -> None:
     assert lines[0] == "stdout:hp"                                  # still the pod's UTS namespace
     assert lines[1:3] == [f"stdout:{os.readlink('/proc/self/ns/pid')}", f"stdout:{os.readlink('/proc/self/ns/ipc')}"]
     assert int(lines[3].split(":")[1]) > 2                          # a host pid
+
+
+UNPRIVILEGED_SCRIPT = """
+import asyncio, os, sys
+from kubelite.kubelet.runtime.process import ProcessRuntime, killall
+from kubelite.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig
+async def main(d):
+    rt = ProcessRuntime(d + "/state")
+    assert not rt.isolate and rt.cgroups is None
+    sid = await rt.run_pod_sandbox(PodSandboxConfig(name="p", namespace="d", uid="u"))
+    cid = await rt.create_container(sid, ContainerConfig(name="c", attempt=0, image="",
+        command=("sh", "-c", "id -u; sleep 30"), log_path=d + "/c.log"))
+    await rt.start_container(cid)
+    code, out, _ = await rt.exec_sync(cid, ["id", "-u"], 5)
+    await rt.stop_container(cid, 2)
+    st = await rt.container_status(cid)
+    print(os.geteuid(), code, out.decode().strip(), st.exit_code, open(d + "/c.log").read().split()[-1])
+    killall(d + "/state")
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@root_only
+def test_unprivileged_user_gets_plain_processes() -> None:
+    """The non-root path for real: as ``nobody`` (with the system's Python: the test's own may
+    live under /root), no namespaces, no cgroups, same lifecycle."""
+    import shutil
+    import tempfile
+    py = "/usr/bin/python3"
+    if not (shutil.which("runuser") and os.path.exists(py)):
+        pytest.skip("needs runuser and /usr/bin/python3")
+    d = tempfile.mkdtemp(prefix="kl-nobody-", dir="/tmp")
+    try:
+        os.chmod(d, 0o777)
+        Path(d, "s.py").write_text(UNPRIVILEGED_SCRIPT)
+        out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"PYTHONPATH={Path(__file__).resolve().parents[3]}",
+                              py, f"{d}/s.py", d], capture_output=True, text=True, timeout=60, cwd="/tmp")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["65534", "0", "65534", "143", "65534"]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
