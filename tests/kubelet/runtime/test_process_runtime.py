@@ -574,3 +574,45 @@ def test_unprivileged_user_gets_plain_processes() -> None:
         assert out.stdout.split() == ["65534", "0", "65534", "143", "65534"]
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@root_only
+async def test_containers_hold_no_other_pods_pins(rt: ProcessRuntime, state: Path, tmp_path: Path) -> None:
+    """A container's mount namespace starts as a copy of the host's, pins of every pod included;
+    the init drops them so that a removed pod's namespaces do not live on inside other pods."""
+    first = await rt.run_pod_sandbox(pod(name="first"))
+    second = await rt.run_pod_sandbox(pod(name="second"))
+    cid = await rt.create_container(second, ctr(tmp_path, "sleep", "100"))
+    await rt.start_container(cid)
+    init = rt._containers[cid]["init"]["init_pid"]
+    mounts = Path(f"/proc/{init}/mountinfo").read_text()
+    assert str(state) not in mounts
+    assert str(state / "sandboxes" / first) in Path("/proc/self/mountinfo").read_text()
+    await rt.remove_pod_sandbox(first)
+    assert str(state / "sandboxes" / first) not in Path("/proc/self/mountinfo").read_text()
+    # The container still runs in its own pod's namespaces.
+    assert (await rt.exec_sync(cid, ["hostname"], 5))[1] == b"second\n"
+
+
+def test_shim_of_other_code_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubelite.kubelet.runtime.process import shim
+    d = tmp_path / "s"
+    d.mkdir()
+    shim.ensure(str(d))
+    old = shim.call(str(d), {"op": "ping"})["pid"]
+    shim.ensure(str(d))                                     # same code: kept
+    assert shim.call(str(d), {"op": "ping"})["pid"] == old
+    started: list[str] = []
+    monkeypatch.setattr(shim, "VERSION", "an-upgrade")    # the agent's code changed
+    monkeypatch.setattr(shim, "start", lambda state_dir, idle_check=0: started.append(state_dir))
+    shim.ensure(str(d))
+    assert started == [str(d)]                              # a new one is started...
+    for _ in range(100):                                    # ...after the old one was told to quit
+        if not Path(f"/proc/{old}").exists():
+            break
+        time.sleep(0.02)
+    assert not Path(f"/proc/{old}").exists()
+    monkeypatch.undo()
+    shim.ensure(str(d))
+    assert shim.call(str(d), {"op": "ping"})["pid"] != old
+    shim.stop(str(d))

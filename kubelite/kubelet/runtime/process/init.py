@@ -184,6 +184,10 @@ def _init(spec: dict[str, Any], w: int) -> None:
     my_ticks = proc_start_ticks(my_pid, f"/proc/self/fd/{host_proc}")
     if spec.get("isolate"):
         ns.make_private("/")
+        # This mount namespace is a copy of the host's, with every pod's namespace pins in it:
+        # drop them here, or they would keep other pods' namespaces alive as long as we run.
+        for point in ns.mounted_under(spec.get("state_root") or d):
+            ns.unpin(point)
         for src, dst, ro in spec.get("mounts", ()):
             _ensure_mountpoint(src, dst)
             ns.bind(src, dst, readonly=ro)

@@ -402,7 +402,8 @@ class ProcessRuntime:
                         and "memory" in rec_cg["dirs"] else
                         f"{rec_cg['dir']}/memory.events" if rec_cg["version"] == 2 else None)
         return {
-            "id": rec["id"], "dir": str(self.layout.container(rec["id"])), "argv": list(cfg.command),
+            "id": rec["id"], "dir": str(self.layout.container(rec["id"])), "state_root": str(self.layout.root),
+            "argv": list(cfg.command),
             "env": self._env(cfg, sb_cfg), "log_path": rec["log_path"],
             "log_max_size": self.log_max_size, "log_max_files": self.log_max_files,
             "stdin": cfg.stdin, "stdin_once": cfg.stdin_once, "tty": cfg.tty,
