@@ -56,6 +56,7 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 MAX_CLIENT_BUFFER = 4 << 20
 PR_SET_CHILD_SUBREAPER = 36
 SOCK_NAME = "attach.sock"
+START_TIMEOUT = 30.0       # seconds from fork to the command running
 
 
 def write_json_atomic(path: str, obj: dict[str, Any]) -> None:
@@ -123,8 +124,18 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
             os._exit(1)
     os.close(w)
     chunks = []
+    deadline = time.monotonic() + START_TIMEOUT
     try:
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                # Stuck before the command ran (a mount that hangs, say): a stuck start must not
+                # hold up every other one. A and B share A's process group (A called setsid).
+                try:
+                    os.killpg(a, signal.SIGKILL)
+                except OSError:
+                    pass
+                return {"error": f"the container did not start within {START_TIMEOUT:.0f}s"}
             b = os.read(r, 65536)
             if not b:
                 break
