@@ -264,6 +264,14 @@ def ensure_config_file(path: Path) -> None:
 
 # -- the storage transformer ---------------------------------------------------------------------
 
+@dataclass(slots=True, frozen=True)
+class StaleKeyValue(KeyValue):
+    """A value read through a provider that is not the first one (kube's ``stale`` read): the
+    generic store writes it back on update even when the object is unchanged."""
+
+    stale: bool = True
+
+
 class _DecryptingWatcher:
     def __init__(self, inner: Any, manager: "EncryptionManager") -> None:
         self.inner, self.manager = inner, manager
@@ -363,7 +371,14 @@ class EncryptionManager:
 
     def plain(self, kv: KeyValue) -> KeyValue:
         value, provider = self.config.decrypt(kv.key, kv.value)
-        return kv if provider is None or provider.type == "identity" else replace(kv, value=value)
+        if provider is None:
+            return kv
+        rule = self.config.rule_for_key(kv.key)
+        if rule is not None and provider is not rule.providers[0]:
+            # read with an old key (or unencrypted): an update must rewrite it even if nothing
+            # changed, so `kubectl get secrets -A -o json | kubectl replace -f -` re-encrypts
+            return StaleKeyValue(kv.key, value, kv.create_revision, kv.mod_revision)
+        return kv if provider.type == "identity" else replace(kv, value=value)
 
     def start(self) -> None:
         """Reload the file when an operator edits it (kube's automatic reload)."""

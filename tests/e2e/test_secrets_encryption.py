@@ -101,13 +101,18 @@ def test_plain_install_then_encryption(tmp_path: Path) -> None:
     c.start()
     try:
         c.kubectl("create", "secret", "generic", "old", "--from-literal=a=before")
+        c.kubectl("create", "secret", "generic", "old2", "--from-literal=a=before2")
     finally:
         c.stop()
     c.extra_args = ["--secrets-encryption"]
     c.start()
     try:
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
+        assert "identity=2" in secrets_encrypt(c, "status")
+        # kube's way works too: an unchanged replace rewrites a value read through an old provider
+        c.kubectl("replace", "-f", "-", input=c.kubectl("get", "secret", "old2", "-o", "yaml").stdout)
         assert "identity=1" in secrets_encrypt(c, "status")
+        assert base64.b64decode(c.json("get", "secret", "old2")["data"]["a"]) == b"before2"
         out = secrets_encrypt(c, "reencrypt")
         assert "Objects re-encrypted: 1" in out and "reencrypt_finished" in out
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
