@@ -280,10 +280,21 @@ class _DecryptingWatcher:
         return self
 
     async def __anext__(self) -> WatchEvent:
-        ev = await self.inner.__anext__()
-        kv = self.manager.plain(ev.kv)
-        prev = self.manager.plain(ev.prev) if ev.prev is not None else None
-        return ev if kv is ev.kv and prev is ev.prev else replace(ev, kv=kv, prev=prev)
+        while True:
+            ev = await self.inner.__anext__()
+            try:
+                kv = self.manager.plain(ev.kv)
+            except StorageError as e:
+                # A value no provider can read (its key was removed from the file) must not stall
+                # the one watch every informer hangs on: report it and go on; a GET or LIST of
+                # that object fails loudly instead.
+                log.error("watch: skipping revision %d: %s", ev.kv.mod_revision, e)
+                continue
+            try:
+                prev = self.manager.plain(ev.prev) if ev.prev is not None else None
+            except StorageError:
+                prev = None
+            return ev if kv is ev.kv and prev is ev.prev else replace(ev, kv=kv, prev=prev)
 
     def close(self) -> None:
         self.inner.close()
