@@ -129,3 +129,10 @@ def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
                           "--encryption-provider-config", str(bad)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "aescbc keys are 16 or 24 or 32 bytes, got 5" in res.stderr
+
+
+def test_without_encryption(cluster: Cluster) -> None:
+    assert "Encryption Status: Disabled" in secrets_encrypt(cluster, "status")
+    res = subprocess.run([sys.executable, "-m", "kubelite.cli.main", "secrets-encrypt", "rotate-keys",
+                          "--kubeconfig", str(cluster.kubeconfig)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "secrets encryption is not enabled" in res.stderr and "Traceback" not in res.stderr
