@@ -7,7 +7,8 @@ body). A rule matches on ``users``, ``userGroups``, ``verbs``, ``resources`` (gr
 with ``pods/log``, ``pods/*``, ``*/status`` or ``*``, resourceNames), ``namespaces`` and
 ``nonResourceURLs`` (``/healthz*``); unset fields match everything, rules with ``resources``
 match only resource requests and rules with ``nonResourceURLs`` only the others. No matching
-rule: not logged. ``omitStages`` (policy-wide and per rule) drops stages.
+rule: not logged. ``omitStages`` (policy-wide and per rule) drops stages; ``omitManagedFields``
+(policy-wide, a rule may override it) leaves metadata.managedFields out of logged bodies.
 
 ``--audit-log-path`` receives one JSON ``audit.k8s.io/v1`` ``Event`` per line and stage
 (``RequestReceived`` and ``ResponseComplete``; a watch logs ``ResponseStarted`` when its stream
@@ -64,6 +65,8 @@ class Rule:
     namespaces: tuple[str, ...] = ()
     non_resource_urls: tuple[str, ...] = ()
     omit_stages: tuple[str, ...] = ()
+    #: None: the policy's omitManagedFields decides
+    omit_managed_fields: bool | None = None
 
 
 @dataclass
@@ -121,9 +124,10 @@ def rule_matches(rule: Rule, a: RequestAttrs) -> bool:
 
 
 class Policy:
-    def __init__(self, rules: list[Rule], omit_stages: tuple[str, ...] = ()) -> None:
+    def __init__(self, rules: list[Rule], omit_stages: tuple[str, ...] = (), omit_managed_fields: bool = False) -> None:
         self.rules = rules
         self.omit_stages = omit_stages
+        self.omit_managed_fields = omit_managed_fields
 
     @classmethod
     def parse(cls, data: bytes) -> "Policy":
@@ -149,6 +153,11 @@ class Policy:
                 raise AuditPolicyError(f"{where}: unknown stage {bad[0]!r} (one of {', '.join(STAGES)})")
             return out
 
+        def flag(value: Any, where: str) -> bool | None:
+            if value is not None and not isinstance(value, bool):
+                raise AuditPolicyError(f"{where}: must be true or false")
+            return value
+
         rules = []
         for i, r in enumerate(doc.get("rules") or []):
             where = f"rules[{i}]"
@@ -164,15 +173,26 @@ class Policy:
                               verbs=strs(r.get("verbs"), f"{where}.verbs"), resources=tuple(resources),
                               namespaces=strs(r.get("namespaces"), f"{where}.namespaces"),
                               non_resource_urls=strs(r.get("nonResourceURLs"), f"{where}.nonResourceURLs"),
-                              omit_stages=stages(r.get("omitStages"), f"{where}.omitStages")))
-        return cls(rules, stages(doc.get("omitStages"), "omitStages"))
+                              omit_stages=stages(r.get("omitStages"), f"{where}.omitStages"),
+                              omit_managed_fields=flag(r.get("omitManagedFields"), f"{where}.omitManagedFields")))
+        return cls(rules, stages(doc.get("omitStages"), "omitStages"),
+                   bool(flag(doc.get("omitManagedFields"), "omitManagedFields")))
 
     def decide(self, a: RequestAttrs) -> tuple[str, frozenset[str]]:
         """(level, stages to omit) for a request: the first matching rule; none: "None"."""
-        for rule in self.rules:
-            if rule_matches(rule, a):
-                return rule.level, frozenset(self.omit_stages) | frozenset(rule.omit_stages)
-        return "None", frozenset()
+        rule = self.rule_for(a)
+        if rule is None:
+            return "None", frozenset()
+        return rule.level, frozenset(self.omit_stages) | frozenset(rule.omit_stages)
+
+    def rule_for(self, a: RequestAttrs) -> Rule | None:
+        return next((rule for rule in self.rules if rule_matches(rule, a)), None)
+
+    def omits_managed_fields(self, a: RequestAttrs) -> bool:
+        rule = self.rule_for(a)
+        if rule is not None and rule.omit_managed_fields is not None:
+            return rule.omit_managed_fields
+        return self.omit_managed_fields
 
 
 # -- the writer (a thread: file IO never on the event loop) -------------------------------------
@@ -372,13 +392,18 @@ class Auditor:
             ev["objectRef"] = ref
         if resp is not None:
             ev["responseStatus"] = _response_status(resp)
+        strip = body and level in ("Request", "RequestResponse") and self.policy is not None \
+            and self.policy.omits_managed_fields(a)
         if body and level in ("Request", "RequestResponse") and req.body:
             obj = _decoded_or_none(ctx, req)
             if obj is not None:
-                ev["requestObject"] = obj
+                ev["requestObject"] = _without_managed_fields(obj) if strip else obj
         if body and level == "RequestResponse" and resp is not None and resp.body \
                 and resp.content_type.startswith("application/json"):
-            ev["responseObject"] = orjson.Fragment(resp.body)  # server-made JSON, embedded as is
+            if strip:
+                ev["responseObject"] = _without_managed_fields(orjson.loads(resp.body))
+            else:
+                ev["responseObject"] = orjson.Fragment(resp.body)  # server-made JSON, embedded as is
         ev["requestReceivedTimestamp"] = _ts(ctx.received)
         ev["stageTimestamp"] = _ts(at)
         if resp is not None:
@@ -391,6 +416,17 @@ class Auditor:
             ev.pop("requestObject", None)
             line = orjson.dumps(ev)
         self.writer.write(line + b"\n")
+
+
+def _without_managed_fields(obj: Any) -> Any:
+    """``omitManagedFields``: drop metadata.managedFields of an object or of a list's items."""
+    if isinstance(obj, dict):
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
+        for item in obj.get("items") or [] if isinstance(obj.get("items"), list) else []:
+            _without_managed_fields(item)
+    return obj
 
 
 def _decoded_or_none(ctx: _Context, req: ApiRequest) -> Any:

@@ -20,6 +20,7 @@ rules:
   resources: [{group: "", resources: [configmaps]}]
   namespaces: [audit-rr]
   omitStages: [RequestReceived]
+  omitManagedFields: true
 - level: Request
   resources: [{group: "", resources: [configmaps]}]
   namespaces: [audit-req]
@@ -77,6 +78,8 @@ def test_a_create_at_each_level(audited: Cluster) -> None:
     assert rr["level"] == "RequestResponse" and rr["stage"] == "ResponseComplete"
     assert rr["requestObject"]["data"] == {"k": "v"}
     assert rr["responseObject"]["metadata"]["name"] == "cm" and rr["responseObject"]["metadata"]["uid"]
+    assert "managedFields" not in rr["responseObject"]["metadata"]  # omitManagedFields
+    assert c.json("-n", "audit-rr", "get", "configmap", "cm", "--show-managed-fields")["metadata"]["managedFields"]
     (req,) = events(c, creates_in("audit-req"))
     assert req["level"] == "Request" and req["requestObject"]["data"] == {"k": "v"} and "responseObject" not in req
     (meta,) = events(c, creates_in("audit-meta"))
