@@ -10,6 +10,9 @@ match only resource requests and rules with ``nonResourceURLs`` only the others.
 rule: not logged. ``omitStages`` (policy-wide and per rule) drops stages; ``omitManagedFields``
 (policy-wide, a rule may override it) leaves metadata.managedFields out of logged bodies.
 
+Requests whose credentials fail (401) are logged too, with an empty user, stage
+``ResponseStarted`` and the credential kind they tried, as kube's failed-authentication audit.
+
 ``--audit-log-path`` receives one JSON ``audit.k8s.io/v1`` ``Event`` per line and stage
 (``RequestReceived`` and ``ResponseComplete``; a watch logs ``ResponseStarted`` when its stream
 opens and ``ResponseComplete`` when it ends), with kube's fields: auditID, stage, requestURI,
@@ -339,6 +342,22 @@ class Auditor:
         resp.stream = self._follow(resp.stream, ctx, attrs, level, omit, resp)
         return resp
 
+    def failed_authentication(self, req: ApiRequest, resp: ApiResponse) -> None:
+        """A 401 (kube's WithFailedAuthenticationAudit): logged with an empty user, at the level
+        of the first rule that matches a request without a user, stage ResponseStarted."""
+        if not self.enabled:
+            return
+        nobody = UserInfo("")
+        ctx = _Context(req, self.clock(), str(uuid.uuid4()), nobody)
+        attrs = RequestAttrs(nobody, req.method.lower() if not req.path.startswith(("/api/", "/apis/"))
+                             else _METHOD_VERBS.get(req.method, req.method.lower()), req.path)
+        assert self.policy is not None
+        level, omit = self.policy.decide(attrs)
+        if level == "None" or "ResponseStarted" in omit:
+            return
+        self._emit(ctx, attrs, level, "ResponseStarted", resp, ctx.received, body=False,
+                   failed_auth=_auth_methods(req))
+
     async def _follow(self, stream: AsyncIterator[bytes], ctx: _Context, attrs: RequestAttrs, level: str,
                       omit: frozenset[str], resp: ApiResponse) -> AsyncIterator[bytes]:
         try:
@@ -361,13 +380,13 @@ class Auditor:
                             t.namespace or "", t.name)
 
     def _emit(self, ctx: _Context, a: RequestAttrs, level: str, stage: str, resp: ApiResponse | None,
-              at: dt.datetime, *, body: bool = True) -> None:
+              at: dt.datetime, *, body: bool = True, failed_auth: str = "") -> None:
         req = ctx.req
         query = "&".join(f"{k}={v}" for k, vs in (req.query_all or {}).items() for v in vs)
         ev: dict[str, Any] = {
             "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "auditID": ctx.audit_id,
             "stage": stage, "requestURI": req.path + (f"?{query}" if query else ""), "verb": a.verb,
-            "user": _user(ctx.user),
+            "user": {} if failed_auth else _user(ctx.user),
         }
         if ctx.impersonated is not None:
             ev["impersonatedUser"] = _user(ctx.impersonated)
@@ -392,6 +411,9 @@ class Auditor:
             ev["objectRef"] = ref
         if resp is not None:
             ev["responseStatus"] = _response_status(resp)
+            if failed_auth:
+                ev["responseStatus"] = {"metadata": {}, "status": "Failure", "message": failed_auth,
+                                        "reason": "Unauthorized", "code": resp.status}
         strip = body and level in ("Request", "RequestResponse") and self.policy is not None \
             and self.policy.omits_managed_fields(a)
         if body and level in ("Request", "RequestResponse") and req.body:
@@ -406,7 +428,7 @@ class Auditor:
                 ev["responseObject"] = orjson.Fragment(resp.body)  # server-made JSON, embedded as is
         ev["requestReceivedTimestamp"] = _ts(ctx.received)
         ev["stageTimestamp"] = _ts(at)
-        if resp is not None:
+        if resp is not None and not failed_auth:  # a 401 never reached authorization
             decision = "forbid" if resp.status == 403 else "allow"
             ev["annotations"] = {"authorization.k8s.io/decision": decision}
         assert self.writer is not None
@@ -439,6 +461,15 @@ def _decoded_or_none(ctx: _Context, req: ApiRequest) -> Any:
         return orjson.loads(req.body)
     except orjson.JSONDecodeError:
         return None
+
+
+def _auth_methods(req: ApiRequest) -> str:
+    """kube's message naming the credentials a failed request tried."""
+    tried = []
+    auth = (req.headers.get("Authorization") or req.headers.get("authorization") or "").strip()
+    if auth.lower().startswith("bearer "):
+        tried.append("token")
+    return "Authentication failed, attempted: " + (", ".join(tried) or "none")
 
 
 def _response_status(resp: ApiResponse) -> dict[str, Any]:

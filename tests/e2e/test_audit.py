@@ -129,6 +129,16 @@ def test_a_watch_logs_start_and_end(audited: Cluster) -> None:
     assert (done - started).total_seconds() >= 1.5  # ResponseComplete is written when the stream ends
 
 
+def test_failed_authentication_is_audited(audited: Cluster) -> None:
+    from tests.e2e.test_authn import raw
+
+    assert raw(audited, "/version", "not-a-token")[0] == 401
+    (ev,) = events(audited, lambda e: e["requestURI"] == "/version" and e.get("responseStatus", {}).get("code") == 401)
+    assert ev["user"] == {} and ev["stage"] == "ResponseStarted" and ev["level"] == "Metadata"
+    assert ev["responseStatus"]["message"] == "Authentication failed, attempted: token"
+    assert ev["responseStatus"]["reason"] == "Unauthorized" and ev["sourceIPs"] == ["127.0.0.1"]
+
+
 def test_bad_policy_is_one_line(tmp_path: Path) -> None:
     import subprocess
     import sys
