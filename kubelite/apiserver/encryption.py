@@ -336,12 +336,12 @@ class EncryptingStorage:
     async def count(self, prefix: str) -> int:
         return await self.inner.count(prefix)
 
-    async def create(self, key: str, value: bytes) -> KeyValue:
-        kv = await self.inner.create(key, self.manager.config.encrypt(key, value))
+    async def create(self, key: str, value: bytes, *, lease: int = 0) -> KeyValue:
+        kv = await self.inner.create(key, self.manager.config.encrypt(key, value), lease=lease)
         return replace(kv, value=value)
 
-    async def update(self, key: str, value: bytes, *, revision: int = 0) -> KeyValue:
-        kv = await self.inner.update(key, self.manager.config.encrypt(key, value), revision=revision)
+    async def update(self, key: str, value: bytes, *, revision: int = 0, lease: int = 0) -> KeyValue:
+        kv = await self.inner.update(key, self.manager.config.encrypt(key, value), revision=revision, lease=lease)
         return replace(kv, value=value)
 
     async def delete(self, key: str, *, revision: int = 0) -> KeyValue:

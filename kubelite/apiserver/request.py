@@ -78,4 +78,5 @@ class ApiResponse:
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> ApiResponse:
-    return ApiResponse(status, orjson.dumps(obj), "application/json", headers or {})
+    # a trailing newline, as Go's json.Encoder (kube-apiserver's serializer) writes it
+    return ApiResponse(status, orjson.dumps(obj) + b"\n", "application/json", headers or {})

@@ -18,7 +18,7 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, audit, authz, crds, impersonation, reviews, serviceaccounts, subresources
+from kubelite.apiserver import admission, audit, authz, codec, crds, impersonation, reviews, serviceaccounts, subresources
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
@@ -53,12 +53,14 @@ class ApiServer:
     def __init__(self, storage: Storage, *, server_address: str = "127.0.0.1:6443",
                  clock: Callable[[], dt.datetime] = now_utc,
                  service_cidr: str = "10.43.0.0/16", node_port_range: tuple[int, int] = (30000, 32767),
-                 service_account_key: bytes | None = None) -> None:
+                 service_account_key: bytes | None = None, event_ttl: int = 3600) -> None:
         self.storage = storage
         self.clock = clock
         self.server_address = server_address
         self.registry = ResourceRegistry(list(BUILTIN))
         self.store = Store(storage, clock=clock)
+        if event_ttl > 0:  # kube-apiserver --event-ttl: Events expire this long after their last write
+            self.store.ttl["core/events"] = event_ttl
         self.hub = WatchHub(storage)
         self.discovery = Discovery(self.registry)
         self.openapi = OpenAPIBuilder()
@@ -119,6 +121,7 @@ class ApiServer:
         await self.namespaces.stop()
         await self.hub.stop()
         await self.storage.close()
+        codec.shutdown_decoders()
 
     # -- entry point -----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from kubelite.apiserver.http import make_app, server_ssl_context
+from kubelite.apiserver.http import make_app, runner_options, server_ssl_context
 from kubelite.apiserver import serviceaccounts
 from kubelite.apiserver.audit import Auditor
 from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
@@ -50,6 +50,7 @@ class ServerConfig:
     disable_scheduler: bool = False
     disable_controllers: bool = False
     anonymous_auth: bool = True
+    event_ttl: int = 3600  # seconds Events live after their last write (kube's --event-ttl)
     #: k3s' --secrets-encryption: encrypt Secrets with DATA_DIR/cred/encryption-config.json
     secrets_encryption: bool = False
     #: kube's --encryption-provider-config: an EncryptionConfiguration file of one's own
@@ -57,6 +58,9 @@ class ServerConfig:
     #: kube's --audit-log-path ("-" = stdout) and --audit-policy-file
     audit_log_path: str = ""
     audit_policy_file: Path | None = None
+    node_name: str = ""                 # the embedded agent's node (default: the host name, lower-cased)
+    node_ip: str = ""                   # its InternalIP (default: the bind address, 127.0.0.1 for 0.0.0.0)
+    kubelet_args: dict[str, str] = field(default_factory=dict)   # --kubelet-arg KEY=VALUE
 
     @property
     def encryption_config_path(self) -> Path | None:
@@ -76,6 +80,7 @@ COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
     ("controller-manager", "disable_controllers",
      lambda api, cfg: components.controller_manager(api, {"data_dir": str(cfg.data_dir)})),
     ("scheduler", "disable_scheduler", lambda api, cfg: components.scheduler(api)),
+    ("agent", "disable_agent", lambda api, cfg: components.agent(api, cfg)),
 ]
 
 
@@ -100,12 +105,14 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         storage = EncryptingStorage(storage, encryption)
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
-                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
+                    service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"),
+                    event_ttl=cfg.event_ttl)
     api.anonymous_auth = cfg.anonymous_auth
     if encryption is not None:
         api.encryption = encryption
     api.audit = Auditor.from_files(cfg.audit_log_path, cfg.audit_policy_file)  # AuditPolicyError: refuse to start
-    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                           **runner_options())
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
                        ssl_context=server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert)),

@@ -65,7 +65,10 @@ def events(c: Cluster, pred, count: int = 1, timeout: float = 10.0) -> list[dict
 
 
 def creates_in(ns: str):  # noqa: ANN201
-    return lambda e: e["verb"] == "create" and e.get("objectRef", {}).get("namespace") == ns
+    # only the test's own ConfigMap: controllers create in new namespaces too (kube-root-ca.crt)
+    return lambda e: (e["verb"] == "create" and e.get("objectRef", {}).get("namespace") == ns
+                      and e.get("objectRef", {}).get("resource") == "configmaps"
+                      and e.get("user", {}).get("username") == "admin")
 
 
 def test_a_create_at_each_level(audited: Cluster) -> None:
