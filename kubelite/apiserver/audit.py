@@ -7,7 +7,11 @@ body). A rule matches on ``users``, ``userGroups``, ``verbs``, ``resources`` (gr
 with ``pods/log``, ``pods/*``, ``*/status`` or ``*``, resourceNames), ``namespaces`` and
 ``nonResourceURLs`` (``/healthz*``); unset fields match everything, rules with ``resources``
 match only resource requests and rules with ``nonResourceURLs`` only the others. No matching
-rule: not logged. ``omitStages`` (policy-wide and per rule) drops stages.
+rule: not logged. ``omitStages`` (policy-wide and per rule) drops stages; ``omitManagedFields``
+(policy-wide, a rule may override it) leaves metadata.managedFields out of logged bodies.
+
+Requests whose credentials fail (401) are logged too, with an empty user, stage
+``ResponseStarted`` and the credential kind they tried, as kube's failed-authentication audit.
 
 ``--audit-log-path`` receives one JSON ``audit.k8s.io/v1`` ``Event`` per line and stage
 (``RequestReceived`` and ``ResponseComplete``; a watch logs ``ResponseStarted`` when its stream
@@ -64,6 +68,8 @@ class Rule:
     namespaces: tuple[str, ...] = ()
     non_resource_urls: tuple[str, ...] = ()
     omit_stages: tuple[str, ...] = ()
+    #: None: the policy's omitManagedFields decides
+    omit_managed_fields: bool | None = None
 
 
 @dataclass
@@ -121,9 +127,10 @@ def rule_matches(rule: Rule, a: RequestAttrs) -> bool:
 
 
 class Policy:
-    def __init__(self, rules: list[Rule], omit_stages: tuple[str, ...] = ()) -> None:
+    def __init__(self, rules: list[Rule], omit_stages: tuple[str, ...] = (), omit_managed_fields: bool = False) -> None:
         self.rules = rules
         self.omit_stages = omit_stages
+        self.omit_managed_fields = omit_managed_fields
 
     @classmethod
     def parse(cls, data: bytes) -> "Policy":
@@ -149,6 +156,11 @@ class Policy:
                 raise AuditPolicyError(f"{where}: unknown stage {bad[0]!r} (one of {', '.join(STAGES)})")
             return out
 
+        def flag(value: Any, where: str) -> bool | None:
+            if value is not None and not isinstance(value, bool):
+                raise AuditPolicyError(f"{where}: must be true or false")
+            return value
+
         rules = []
         for i, r in enumerate(doc.get("rules") or []):
             where = f"rules[{i}]"
@@ -164,15 +176,26 @@ class Policy:
                               verbs=strs(r.get("verbs"), f"{where}.verbs"), resources=tuple(resources),
                               namespaces=strs(r.get("namespaces"), f"{where}.namespaces"),
                               non_resource_urls=strs(r.get("nonResourceURLs"), f"{where}.nonResourceURLs"),
-                              omit_stages=stages(r.get("omitStages"), f"{where}.omitStages")))
-        return cls(rules, stages(doc.get("omitStages"), "omitStages"))
+                              omit_stages=stages(r.get("omitStages"), f"{where}.omitStages"),
+                              omit_managed_fields=flag(r.get("omitManagedFields"), f"{where}.omitManagedFields")))
+        return cls(rules, stages(doc.get("omitStages"), "omitStages"),
+                   bool(flag(doc.get("omitManagedFields"), "omitManagedFields")))
 
     def decide(self, a: RequestAttrs) -> tuple[str, frozenset[str]]:
         """(level, stages to omit) for a request: the first matching rule; none: "None"."""
-        for rule in self.rules:
-            if rule_matches(rule, a):
-                return rule.level, frozenset(self.omit_stages) | frozenset(rule.omit_stages)
-        return "None", frozenset()
+        rule = self.rule_for(a)
+        if rule is None:
+            return "None", frozenset()
+        return rule.level, frozenset(self.omit_stages) | frozenset(rule.omit_stages)
+
+    def rule_for(self, a: RequestAttrs) -> Rule | None:
+        return next((rule for rule in self.rules if rule_matches(rule, a)), None)
+
+    def omits_managed_fields(self, a: RequestAttrs) -> bool:
+        rule = self.rule_for(a)
+        if rule is not None and rule.omit_managed_fields is not None:
+            return rule.omit_managed_fields
+        return self.omit_managed_fields
 
 
 # -- the writer (a thread: file IO never on the event loop) -------------------------------------
@@ -319,6 +342,22 @@ class Auditor:
         resp.stream = self._follow(resp.stream, ctx, attrs, level, omit, resp)
         return resp
 
+    def failed_authentication(self, req: ApiRequest, resp: ApiResponse) -> None:
+        """A 401 (kube's WithFailedAuthenticationAudit): logged with an empty user, at the level
+        of the first rule that matches a request without a user, stage ResponseStarted."""
+        if not self.enabled:
+            return
+        nobody = UserInfo("")
+        ctx = _Context(req, self.clock(), str(uuid.uuid4()), nobody)
+        attrs = RequestAttrs(nobody, req.method.lower() if not req.path.startswith(("/api/", "/apis/"))
+                             else _METHOD_VERBS.get(req.method, req.method.lower()), req.path)
+        assert self.policy is not None
+        level, omit = self.policy.decide(attrs)
+        if level == "None" or "ResponseStarted" in omit:
+            return
+        self._emit(ctx, attrs, level, "ResponseStarted", resp, ctx.received, body=False,
+                   failed_auth=_auth_methods(req))
+
     async def _follow(self, stream: AsyncIterator[bytes], ctx: _Context, attrs: RequestAttrs, level: str,
                       omit: frozenset[str], resp: ApiResponse) -> AsyncIterator[bytes]:
         try:
@@ -341,13 +380,13 @@ class Auditor:
                             t.namespace or "", t.name)
 
     def _emit(self, ctx: _Context, a: RequestAttrs, level: str, stage: str, resp: ApiResponse | None,
-              at: dt.datetime, *, body: bool = True) -> None:
+              at: dt.datetime, *, body: bool = True, failed_auth: str = "") -> None:
         req = ctx.req
         query = "&".join(f"{k}={v}" for k, vs in (req.query_all or {}).items() for v in vs)
         ev: dict[str, Any] = {
             "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "auditID": ctx.audit_id,
             "stage": stage, "requestURI": req.path + (f"?{query}" if query else ""), "verb": a.verb,
-            "user": _user(ctx.user),
+            "user": {} if failed_auth else _user(ctx.user),
         }
         if ctx.impersonated is not None:
             ev["impersonatedUser"] = _user(ctx.impersonated)
@@ -372,16 +411,24 @@ class Auditor:
             ev["objectRef"] = ref
         if resp is not None:
             ev["responseStatus"] = _response_status(resp)
+            if failed_auth:
+                ev["responseStatus"] = {"metadata": {}, "status": "Failure", "message": failed_auth,
+                                        "reason": "Unauthorized", "code": resp.status}
+        strip = body and level in ("Request", "RequestResponse") and self.policy is not None \
+            and self.policy.omits_managed_fields(a)
         if body and level in ("Request", "RequestResponse") and req.body:
             obj = _decoded_or_none(ctx, req)
             if obj is not None:
-                ev["requestObject"] = obj
+                ev["requestObject"] = _without_managed_fields(obj) if strip else obj
         if body and level == "RequestResponse" and resp is not None and resp.body \
                 and resp.content_type.startswith("application/json"):
-            ev["responseObject"] = orjson.Fragment(resp.body)  # server-made JSON, embedded as is
+            if strip:
+                ev["responseObject"] = _without_managed_fields(orjson.loads(resp.body))
+            else:
+                ev["responseObject"] = orjson.Fragment(resp.body)  # server-made JSON, embedded as is
         ev["requestReceivedTimestamp"] = _ts(ctx.received)
         ev["stageTimestamp"] = _ts(at)
-        if resp is not None:
+        if resp is not None and not failed_auth:  # a 401 never reached authorization
             decision = "forbid" if resp.status == 403 else "allow"
             ev["annotations"] = {"authorization.k8s.io/decision": decision}
         assert self.writer is not None
@@ -391,6 +438,17 @@ class Auditor:
             ev.pop("requestObject", None)
             line = orjson.dumps(ev)
         self.writer.write(line + b"\n")
+
+
+def _without_managed_fields(obj: Any) -> Any:
+    """``omitManagedFields``: drop metadata.managedFields of an object or of a list's items."""
+    if isinstance(obj, dict):
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
+        for item in obj.get("items") or [] if isinstance(obj.get("items"), list) else []:
+            _without_managed_fields(item)
+    return obj
 
 
 def _decoded_or_none(ctx: _Context, req: ApiRequest) -> Any:
@@ -403,6 +461,15 @@ def _decoded_or_none(ctx: _Context, req: ApiRequest) -> Any:
         return orjson.loads(req.body)
     except orjson.JSONDecodeError:
         return None
+
+
+def _auth_methods(req: ApiRequest) -> str:
+    """kube's message naming the credentials a failed request tried."""
+    tried = []
+    auth = (req.headers.get("Authorization") or req.headers.get("authorization") or "").strip()
+    if auth.lower().startswith("bearer "):
+        tried.append("token")
+    return "Authentication failed, attempted: " + (", ".join(tried) or "none")
 
 
 def _response_status(resp: ApiResponse) -> dict[str, Any]:

@@ -17,7 +17,9 @@ never a 500: authentication answers only yes or no. Used by the HTTPS front end 
 """
 from __future__ import annotations
 
+import contextvars
 import logging
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Iterable, Mapping
 
 from kubelite.apiserver.request import ANONYMOUS, UserInfo
@@ -25,6 +27,20 @@ from kubelite.apiserver.request import ANONYMOUS, UserInfo
 log = logging.getLogger(__name__)
 
 TokenAuthenticator = Callable[[str], Awaitable[UserInfo | None]]
+
+
+@dataclass
+class Audiences:
+    """The audiences a token must be for (kube's ``authenticator.WithAudiences``): a TokenReview's
+    ``spec.audiences``; unset means the API's own. An audience-aware authenticator records in
+    ``matched`` the ones the token carries."""
+
+    wanted: list[str]
+    matched: list[str] = field(default_factory=list)
+
+
+REQUESTED_AUDIENCES: contextvars.ContextVar[Audiences | None] = contextvars.ContextVar(
+    "kubelite_requested_audiences", default=None)
 
 
 def user_from_peercert(cert: dict | None) -> UserInfo | None:

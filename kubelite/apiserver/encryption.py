@@ -264,6 +264,14 @@ def ensure_config_file(path: Path) -> None:
 
 # -- the storage transformer ---------------------------------------------------------------------
 
+@dataclass(slots=True, frozen=True)
+class StaleKeyValue(KeyValue):
+    """A value read through a provider that is not the first one (kube's ``stale`` read): the
+    generic store writes it back on update even when the object is unchanged."""
+
+    stale: bool = True
+
+
 class _DecryptingWatcher:
     def __init__(self, inner: Any, manager: "EncryptionManager") -> None:
         self.inner, self.manager = inner, manager
@@ -272,10 +280,21 @@ class _DecryptingWatcher:
         return self
 
     async def __anext__(self) -> WatchEvent:
-        ev = await self.inner.__anext__()
-        kv = self.manager.plain(ev.kv)
-        prev = self.manager.plain(ev.prev) if ev.prev is not None else None
-        return ev if kv is ev.kv and prev is ev.prev else replace(ev, kv=kv, prev=prev)
+        while True:
+            ev = await self.inner.__anext__()
+            try:
+                kv = self.manager.plain(ev.kv)
+            except StorageError as e:
+                # A value no provider can read (its key was removed from the file) must not stall
+                # the one watch every informer hangs on: report it and go on; a GET or LIST of
+                # that object fails loudly instead.
+                log.error("watch: skipping revision %d: %s", ev.kv.mod_revision, e)
+                continue
+            try:
+                prev = self.manager.plain(ev.prev) if ev.prev is not None else None
+            except StorageError:
+                prev = None
+            return ev if kv is ev.kv and prev is ev.prev else replace(ev, kv=kv, prev=prev)
 
     def close(self) -> None:
         self.inner.close()
@@ -363,7 +382,14 @@ class EncryptionManager:
 
     def plain(self, kv: KeyValue) -> KeyValue:
         value, provider = self.config.decrypt(kv.key, kv.value)
-        return kv if provider is None or provider.type == "identity" else replace(kv, value=value)
+        if provider is None:
+            return kv
+        rule = self.config.rule_for_key(kv.key)
+        if rule is not None and provider is not rule.providers[0]:
+            # read with an old key (or unencrypted): an update must rewrite it even if nothing
+            # changed, so `kubectl get secrets -A -o json | kubectl replace -f -` re-encrypts
+            return StaleKeyValue(kv.key, value, kv.create_revision, kv.mod_revision)
+        return kv if provider.type == "identity" else replace(kv, value=value)
 
     def start(self) -> None:
         """Reload the file when an operator edits it (kube's automatic reload)."""

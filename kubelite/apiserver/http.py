@@ -24,7 +24,7 @@ from aiohttp import web
 
 from kubelite.apiserver import authn
 from kubelite.apiserver.authn import user_from_peercert  # noqa: F401 - re-exported for callers
-from kubelite.apiserver.request import ApiRequest, UserInfo, json_response
+from kubelite.apiserver.request import ANONYMOUS, ApiRequest, UserInfo, json_response
 from kubelite.apiserver.server import ApiServer
 from kubelite.machinery import errors
 
@@ -78,15 +78,18 @@ def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Appli
             resp.force_close()  # the rest of a body may still be on its way: never read it as a request
             return resp
         user = await authenticate(request)
-        if user is None:  # credentials that fail get 401 on every path (kube's authn filter)
-            return _reply(json_response(errors.unauthorized().status(), 401))
         query_all: dict[str, list[str]] = {}
         for k, v in request.query.items():
             query_all.setdefault(k, []).append(v)
         req = ApiRequest(
             method=request.method, path=request.path, query={k: v[0] for k, v in query_all.items()},
-            headers=request.headers, body=body, user=user, query_all=query_all, remote=request.remote or "",
+            headers=request.headers, body=body, user=user or ANONYMOUS, query_all=query_all,
+            remote=request.remote or "",
         )
+        if user is None:  # credentials that fail get 401 on every path (kube's authn filter)
+            failed = json_response(errors.unauthorized().status(), 401)
+            api.audit.failed_authentication(req, failed)
+            return _reply(failed)
         resp = await api.handle(req)
         if resp.stream is None:
             return _reply(resp)

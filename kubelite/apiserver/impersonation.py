@@ -12,8 +12,9 @@ Each part needs its own RBAC permission, verb ``impersonate``:
 | Impersonate-Extra-Scopes: view | userextras/scopes | authentication.k8s.io | view  |
 
 Groups, uid or extras without a user are refused (400: there is no user to attach them to).
-The resulting user gets ``system:authenticated`` (``system:unauthenticated`` for
-``system:anonymous``) and, for a service account, its two service-account groups -- as kube.
+The resulting user gets ``system:authenticated`` (not when impersonating ``system:anonymous``
+or the ``system:unauthenticated`` group) and, for a service account, its two service-account
+groups -- as kube.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ async def impersonate(authorizer: "Authorizer", caller: UserInfo, headers: Mappi
         allowed, _ = await authorizer.authorize(Attributes(caller, "impersonate", group, resource, sub, ns, target))
         if not allowed:
             raise _forbidden(caller, resource, sub, group, ns, target)
-    marker = "system:unauthenticated" if name == "system:anonymous" else "system:authenticated"
-    all_groups = tuple(dict.fromkeys((*groups, *implied, marker)))
+    # system:authenticated joins unless the caller asked for anonymity (kube's rule)
+    marks = () if name == "system:anonymous" or "system:unauthenticated" in groups else ("system:authenticated",)
+    all_groups = tuple(dict.fromkeys((*groups, *implied, *marks)))
     return UserInfo(name, all_groups, uids[0] if uids else "", {k: tuple(v) for k, v in extra.items()})

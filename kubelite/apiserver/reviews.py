@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubelite.apiserver.authn import authenticate_token
+from kubelite.apiserver.authn import REQUESTED_AUDIENCES, Audiences, authenticate_token
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.machinery import errors
@@ -76,10 +76,20 @@ def install(server: "ApiServer") -> None:
 
     async def token_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
         token = body["spec"]["token"]  # the strategy refused an empty one
-        user = await authenticate_token(server.token_authenticators, str(token))
+        wanted = body["spec"].get("audiences") or []
+        audiences = Audiences([str(a) for a in wanted] if isinstance(wanted, list) else [])
+        if not audiences.wanted:
+            audiences.wanted = list(server.api_audiences)
+        scope = REQUESTED_AUDIENCES.set(audiences)
+        try:
+            user = await authenticate_token(server.token_authenticators, str(token))
+        finally:
+            REQUESTED_AUDIENCES.reset(scope)
         out = envelope(t, body)
         # as kube: an unknown token is no error, just not authenticated (and an empty user)
         out["status"] = {"authenticated": True, "user": user.as_user_info()} if user else {"user": {}}
+        if user is not None:
+            out["status"]["audiences"] = audiences.matched or audiences.wanted
         return json_response(out, 201)
 
     h = server.resources.virtual_handlers

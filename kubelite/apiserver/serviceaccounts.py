@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from kubelite.apiserver import codec
+from kubelite.apiserver.authn import REQUESTED_AUDIENCES
 from kubelite.apiserver.handlers import Target, dry_run
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.machinery import errors
@@ -171,7 +172,10 @@ def install(server: "ApiServer", issuer: TokenIssuer) -> None:
             return None
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not set(audiences) & set(server.api_audiences):
+        requested = REQUESTED_AUDIENCES.get()
+        wanted = requested.wanted if requested is not None else server.api_audiences
+        matched = [a for a in wanted if a in audiences]
+        if not matched:
             return None  # minted for someone else
         now = time.time()
         exp, nbf = claims.get("exp"), claims.get("nbf")
@@ -201,6 +205,8 @@ def install(server: "ApiServer", issuer: TokenIssuer) -> None:
             if kind in ("Pod", "Node"):
                 extra[f"authentication.kubernetes.io/{kind.lower()}-name"] = (str(ref["name"]),)
                 extra[f"authentication.kubernetes.io/{kind.lower()}-uid"] = (str(ref["uid"]),)
+        if requested is not None:
+            requested.matched = matched
         if isinstance(claims.get("jti"), str):
             extra["authentication.kubernetes.io/credential-id"] = (f"JTI={claims['jti']}",)
         return UserInfo(f"system:serviceaccount:{namespace}:{name}",

@@ -250,8 +250,11 @@ class Store:
                 errs = strategy.validate_update(new, old) if validate else []
             if validate:
                 self._validate(rt, new, errs)
-            if new == old:
-                return old, False  # a no-op write changes nothing, not even resourceVersion
+            if new == old and not getattr(kv, "stale", False):
+                # a no-op write changes nothing, not even resourceVersion -- unless the value was
+                # read through an old encryption key (encryption.StaleKeyValue): then it is
+                # written back under the current one, as kube's GuaranteedUpdate does
+                return old, False
             if record_manager and manager:
                 record_update(old, new, manager=manager, now=format_time(self.clock()),
                               api_version=api_version or rt.api_version, subresource=subresource)

@@ -59,10 +59,14 @@ def _print(status: dict[str, Any]) -> None:
 
 
 def _kubeconfig(kubeconfig: str | None, data_dir: Path | None) -> str | None:
+    """--kubeconfig, else DATA_DIR/kubeconfig.yaml of an explicit --data-dir, else $KUBECONFIG,
+    else the default data dir's."""
     from kubelite.server.run import default_data_dir
     from kubelite.sim.command import kubeconfig_path
 
-    return kubeconfig_path(kubeconfig, data_dir or default_data_dir())
+    if kubeconfig is None and data_dir is not None:
+        return str(data_dir / "kubeconfig.yaml")
+    return kubeconfig_path(kubeconfig, default_data_dir())
 
 
 def _run(kubeconfig: str | None, data_dir: Path | None, method: str, op: str, body: dict[str, Any] | None = None) -> None:

@@ -74,3 +74,12 @@ def test_writer_drops_rather_than_blocks(tmp_path, monkeypatch) -> None:  # noqa
     lines = (tmp_path / "a.log").read_bytes().splitlines()
     assert 0 < len(lines) <= 1000 and len(lines) + w.dropped == 1000
     assert (tmp_path / "a.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_omit_managed_fields_rule_overrides_policy() -> None:
+    p = Policy.parse(b"apiVersion: audit.k8s.io/v1\nkind: Policy\nomitManagedFields: true\nrules:\n"
+                     b"- {level: Request, users: [alice], omitManagedFields: false}\n- {level: Request}\n")
+    assert p.omits_managed_fields(res("get", "pods")) is True
+    assert p.omits_managed_fields(res("get", "pods", user=UserInfo("alice"))) is False
+    obj = {"metadata": {"managedFields": [1]}, "items": [{"metadata": {"name": "a", "managedFields": [2]}}]}
+    assert audit._without_managed_fields(obj) == {"metadata": {}, "items": [{"metadata": {"name": "a"}}]}

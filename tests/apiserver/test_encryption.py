@@ -79,3 +79,33 @@ def test_default_config_is_aescbc_then_identity() -> None:
     c = EncryptionConfig.parse(json.dumps(default_config_doc()).encode())
     assert [p.type for p in c.rules[0].providers] == ["aescbc", "identity"]
     assert c.rules[0].providers[0].key_name == "aescbckey" and len(c.rules[0].providers[0].key) == 32
+
+
+async def test_watch_skips_what_no_provider_reads(tmp_path) -> None:  # noqa: ANN001
+    """A value whose key left the configuration does not stall the watch every informer uses."""
+    from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager
+    from kubelite.storage.sqlite import SQLiteStorage
+
+    def write(secret: str, name: str) -> None:
+        (tmp_path / "enc.json").write_text(json.dumps({
+            "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+            "resources": [{"resources": ["secrets"], "providers": [{"aescbc": {"keys": [{"name": name, "secret": secret}]}}]}]}))
+
+    write(KEY32, "k1")
+    manager = EncryptionManager(tmp_path / "enc.json")
+    storage = EncryptingStorage(SQLiteStorage(str(tmp_path / "db" / "state.db")), manager)
+    await storage.start()
+    try:
+        start = storage.current_revision()
+        await storage.create("/registry/core/secrets/a/old", b'{"v":1}')
+        write(OTHER, "k2")
+        manager.load()
+        await storage.create("/registry/core/secrets/a/new", b'{"v":2}')
+        watcher = storage.watch("/registry/", revision=start)
+        ev = await watcher.__anext__()
+        watcher.close()
+        assert ev.kv.key == "/registry/core/secrets/a/new" and ev.kv.value == b'{"v":2}'
+        with pytest.raises(StorageError):
+            await storage.get("/registry/core/secrets/a/old")
+    finally:
+        await storage.close()

@@ -2,6 +2,7 @@
 level (Metadata, Request, RequestResponse; None not at all), kube's Event fields, stages."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -13,12 +14,13 @@ from tests.e2e.conftest import Cluster, make_cluster
 POLICY = """
 apiVersion: audit.k8s.io/v1
 kind: Policy
-omitStages: [ResponseStarted]
+omitStages: [Panic]
 rules:
 - level: RequestResponse
   resources: [{group: "", resources: [configmaps]}]
   namespaces: [audit-rr]
   omitStages: [RequestReceived]
+  omitManagedFields: true
 - level: Request
   resources: [{group: "", resources: [configmaps]}]
   namespaces: [audit-req]
@@ -27,6 +29,10 @@ rules:
   resources: [{group: "", resources: [configmaps]}]
   namespaces: [audit-meta]
   omitStages: [RequestReceived]
+- level: Metadata
+  verbs: [watch]
+  resources: [{group: "", resources: [configmaps]}]
+  namespaces: [audit-watch]
 - level: None
   resources: [{group: "", resources: [configmaps]}]
 - level: Metadata
@@ -75,6 +81,8 @@ def test_a_create_at_each_level(audited: Cluster) -> None:
     assert rr["level"] == "RequestResponse" and rr["stage"] == "ResponseComplete"
     assert rr["requestObject"]["data"] == {"k": "v"}
     assert rr["responseObject"]["metadata"]["name"] == "cm" and rr["responseObject"]["metadata"]["uid"]
+    assert "managedFields" not in rr["responseObject"]["metadata"]  # omitManagedFields
+    assert c.json("-n", "audit-rr", "get", "configmap", "cm", "--show-managed-fields")["metadata"]["managedFields"]
     (req,) = events(c, creates_in("audit-req"))
     assert req["level"] == "Request" and req["requestObject"]["data"] == {"k": "v"} and "responseObject" not in req
     (meta,) = events(c, creates_in("audit-meta"))
@@ -108,6 +116,30 @@ def test_stages_failures_impersonation_and_paths(audited: Cluster) -> None:
     assert done["responseStatus"]["code"] == 403 and done["responseStatus"]["reason"] == "Forbidden"
     assert done["annotations"]["authorization.k8s.io/decision"] == "forbid"
     assert len({e["auditID"] for e in denied}) == 1
+
+
+def test_a_watch_logs_start_and_end(audited: Cluster) -> None:
+    c = audited
+    c.kubectl("create", "namespace", "audit-watch")
+    t0 = time.monotonic()
+    c.kubectl("get", "--raw", "/api/v1/namespaces/audit-watch/configmaps?watch=true&timeoutSeconds=2")
+    assert time.monotonic() - t0 >= 1.5  # the server held the stream open until its timeout
+    watch = events(c, lambda e: e["verb"] == "watch" and e["objectRef"].get("namespace") == "audit-watch", count=3)
+    assert [e["stage"] for e in watch] == ["RequestReceived", "ResponseStarted", "ResponseComplete"]
+    assert len({e["auditID"] for e in watch}) == 1 and watch[1]["responseStatus"]["code"] == 200
+    started = dt.datetime.fromisoformat(watch[1]["stageTimestamp"].replace("Z", "+00:00"))
+    done = dt.datetime.fromisoformat(watch[2]["stageTimestamp"].replace("Z", "+00:00"))
+    assert (done - started).total_seconds() >= 1.5  # ResponseComplete is written when the stream ends
+
+
+def test_failed_authentication_is_audited(audited: Cluster) -> None:
+    from tests.e2e.test_authn import raw
+
+    assert raw(audited, "/version", "not-a-token")[0] == 401
+    (ev,) = events(audited, lambda e: e["requestURI"] == "/version" and e.get("responseStatus", {}).get("code") == 401)
+    assert ev["user"] == {} and ev["stage"] == "ResponseStarted" and ev["level"] == "Metadata"
+    assert ev["responseStatus"]["message"] == "Authentication failed, attempted: token"
+    assert ev["responseStatus"]["reason"] == "Unauthorized" and ev["sourceIPs"] == ["127.0.0.1"]
 
 
 def test_bad_policy_is_one_line(tmp_path: Path) -> None:

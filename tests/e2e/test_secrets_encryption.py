@@ -101,13 +101,18 @@ def test_plain_install_then_encryption(tmp_path: Path) -> None:
     c.start()
     try:
         c.kubectl("create", "secret", "generic", "old", "--from-literal=a=before")
+        c.kubectl("create", "secret", "generic", "old2", "--from-literal=a=before2")
     finally:
         c.stop()
     c.extra_args = ["--secrets-encryption"]
     c.start()
     try:
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
+        assert "identity=2" in secrets_encrypt(c, "status")
+        # kube's way works too: an unchanged replace rewrites a value read through an old provider
+        c.kubectl("replace", "-f", "-", input=c.kubectl("get", "secret", "old2", "-o", "yaml").stdout)
         assert "identity=1" in secrets_encrypt(c, "status")
+        assert base64.b64decode(c.json("get", "secret", "old2")["data"]["a"]) == b"before2"
         out = secrets_encrypt(c, "reencrypt")
         assert "Objects re-encrypted: 1" in out and "reencrypt_finished" in out
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
@@ -124,3 +129,10 @@ def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
                           "--encryption-provider-config", str(bad)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "aescbc keys are 16 or 24 or 32 bytes, got 5" in res.stderr
+
+
+def test_without_encryption(cluster: Cluster) -> None:
+    assert "Encryption Status: Disabled" in secrets_encrypt(cluster, "status")
+    res = subprocess.run([sys.executable, "-m", "kubelite.cli.main", "secrets-encrypt", "rotate-keys",
+                          "--kubeconfig", str(cluster.kubeconfig)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "secrets encryption is not enabled" in res.stderr and "Traceback" not in res.stderr

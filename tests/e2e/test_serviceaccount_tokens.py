@@ -3,6 +3,7 @@ audience, not-before, expiry, and the object a token is bound to (``kubectl crea
 --bound-object-kind Pod|Secret``)."""
 from __future__ import annotations
 
+import json
 import time
 
 from kubelite.apiserver.serviceaccounts import ISSUER, TokenIssuer
@@ -41,6 +42,16 @@ def test_audience(cluster: Cluster, ns: str) -> None:
     both = cluster.kubectl("-n", ns, "create", "token", "robot", "--audience", "vault",
                            "--audience", ISSUER).stdout.strip()
     assert works(cluster, both)
+    # a TokenReview asking for the other audience accepts the vault token (what vault would do)
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+              "spec": {"token": other, "audiences": ["vault"]}}
+    out = json.loads(cluster.kubectl("create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                     "-f", "-", input=json.dumps(review)).stdout)
+    assert out["status"]["authenticated"] is True and out["status"]["audiences"] == ["vault"]
+    review["spec"] = {"token": other}
+    out = json.loads(cluster.kubectl("create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                     "-f", "-", input=json.dumps(review)).stdout)
+    assert not out["status"].get("authenticated")
 
 
 def test_not_before_and_expiry(cluster: Cluster, ns: str) -> None:
