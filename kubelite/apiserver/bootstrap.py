@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kubelite.api.kinds import BUILTIN
 from kubelite.api.kinds.apiregistration import apiservice
 from kubelite.api.kinds.scheduling.priorityclass import system_priority_class_objects
+from kubelite.apiserver import apiservices
 from kubelite.machinery.errors import StatusError
 
 if TYPE_CHECKING:
@@ -78,29 +79,6 @@ async def bootstrap(server: "ApiServer") -> None:
         })
     for pc in system_priority_class_objects():
         await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", pc)
-    await _register_local_apiservices(server)
-
-
-async def _register_local_apiservices(server: "ApiServer") -> None:
-    """kube-aggregator's autoregister controller at start: one local APIService per served
-    built-in group/version, Available; stale ones it registered on an earlier start go."""
-    rt = server.rt("apiregistration.k8s.io", "v1", "apiservices")
+    # kube-aggregator's autoregistration of the built-in group/versions
     served = list(dict.fromkeys((t.group, t.version) for t in BUILTIN))
-    wanted = {o["metadata"]["name"]: o for o in apiservice.local_apiservices(served)}
-    now = server.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-    for name, obj in wanted.items():
-        await _ensure(server, "apiregistration.k8s.io", "v1", "apiservices", obj)
-        current = await server.store.try_get(rt, None, name)
-        if current is not None and apiservice.available_cell(current) != "True":
-            def set_available(cur: dict[str, Any]) -> dict[str, Any]:
-                cur["status"] = apiservice.local_available(now)
-                return cur
-            await server.store.update(rt, None, name, set_available, subresource="status", manager="kubelite")
-    for obj in (await server.store.list(rt, None)).items:
-        labels = obj["metadata"].get("labels") or {}
-        if labels.get(apiservice.AUTOMANAGED_LABEL) == "onstart" and obj["metadata"]["name"] not in wanted:
-            try:
-                await server.store.delete(rt, None, obj["metadata"]["name"])
-            except StatusError as e:
-                if e.code != 404:
-                    raise
+    await apiservices.sync(server, apiservice.local_apiservices(served), managed="onstart")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import yaml
@@ -140,3 +141,21 @@ def test_csistoragecapacity(cluster: Cluster, ns: str) -> None:
     res = cluster.kubectl("-n", ns, "patch", "csistoragecapacity", "zone-a", "--type", "merge",
                           "-p", '{"storageClassName":"slow"}', check=False)
     assert res.returncode != 0 and "storageClassName: Invalid value: \"slow\": field is immutable" in res.stderr
+
+
+def test_a_crd_group_version_is_a_local_apiservice(cluster: Cluster) -> None:
+    from tests.e2e.test_kubectl_crd import crd, install
+
+    group = f"as{uuid.uuid4().hex[:6]}.example.com"
+    install(cluster, group)
+    def registered() -> dict | None:
+        res = cluster.kubectl("get", "apiservice", f"v1.{group}", "-o", "json", check=False)
+        return json.loads(res.stdout) if res.returncode == 0 else None
+
+    svc = cluster.wait_for(registered, what="the CRD's APIService")
+    assert svc["spec"] == {"group": group, "version": "v1", "groupPriorityMinimum": 1000, "versionPriority": 100}
+    assert svc["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "true"}
+    assert svc["status"]["conditions"][0]["reason"] == "Local"
+    cluster.kubectl("delete", "crd", crd(group)["metadata"]["name"])
+    cluster.wait_for(lambda: cluster.kubectl("get", "apiservice", f"v1.{group}", check=False).returncode != 0,
+                     what="the APIService to go with its CRD")

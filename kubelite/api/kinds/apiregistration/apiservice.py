@@ -3,7 +3,8 @@
 A *local* APIService (no ``spec.service``) is served by the API server itself; kube-apiserver
 registers one for each built-in group/version at start (``local_apiservices``: named
 ``<version>.<group>``, labelled ``kube-aggregator.kubernetes.io/automanaged: onstart``, with
-kube's discovery priorities) and reports it ``Available`` (reason ``Local``). An APIService
+kube's discovery priorities) and one for each group/version a CRD serves (``crd_apiservices``,
+``automanaged: "true"``), and reports them ``Available`` (reason ``Local``). An APIService
 naming a Service delegates the group to that Service: stored and validated as kube-aggregator
 does (``ValidateAPIService``); proxying requests to it and its availability checks are not
 done yet, so its AVAILABLE column reads ``Unknown``. Cluster-scoped, status subresource.
@@ -65,6 +66,15 @@ def local_apiservices(group_versions: list[tuple[str, str]]) -> list[dict[str, A
                     "spec": {"group": group, "version": version, "groupPriorityMinimum": prio[0],
                              "versionPriority": prio[1]}})
     return out
+
+
+def crd_apiservices(group_versions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The APIServices kube's crdregistration controller keeps for the group/versions CRDs
+    serve: low priority (CRD groups sort after the built-in ones), kube-like version order."""
+    return [{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+             "metadata": {"name": f"{version}.{group}", "labels": {AUTOMANAGED_LABEL: "true"}},
+             "spec": {"group": group, "version": version, "groupPriorityMinimum": 1000, "versionPriority": 100}}
+            for group, version in group_versions]
 
 
 def local_available(now: str) -> dict[str, Any]:
