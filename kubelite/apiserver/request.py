@@ -55,6 +55,8 @@ class ApiRequest:
     user: UserInfo = ANONYMOUS
     #: all values of repeated query parameters (dryRun=All&dryRun=All, exec command=...)
     query_all: Mapping[str, list[str]] = field(default_factory=dict)
+    #: the client's address ("" in-process), for the audit log's sourceIPs
+    remote: str = ""
 
     @property
     def content_type(self) -> str:

@@ -150,6 +150,14 @@ def gone(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
 
 
+def too_large_resource_version(requested: int, current: int) -> StatusError:
+    """kube's answer when a read asks for a revision the store has not reached (after waiting
+    ~3 s for it): 504 Timeout with a ResourceVersionTooLarge cause; clients retry after 1 s."""
+    return StatusError(504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                       {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1})
+
+
 def too_large() -> StatusError:
     return StatusError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
 
