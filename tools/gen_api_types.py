@@ -7,7 +7,8 @@ those facts -- structure only, no comments or descriptions -- and write
 feature (protobuf decoding, OpenAPI, pruning, strategic merge keys).
 
 Usage: python tools/gen_api_types.py MIRROR_DIR   (MIRROR_DIR holds kubernetes+api, +apimachinery,
-+apiextensions-apiserver git mirrors; the tag v0.36.3 is read).
++apiextensions-apiserver, +kube-aggregator git mirrors; the tag v0.36.3 is read, v0.36.2 of
+kube-aggregator).
 """
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ SOURCES = {
         "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource",
     ],
     "kubernetes+apiextensions-apiserver": ["pkg/apis/apiextensions/v1"],
+    "kubernetes+kube-aggregator": ["pkg/apis/apiregistration/v1"],
 }
+#: mirrors whose newest patch release is older than TAG (the same minor, the same types)
+TAG_OF = {"kubernetes+kube-aggregator": "v0.36.2"}
 FIELD = re.compile(r"^\s*(optional|repeated)?\s*(map<\s*string\s*,\s*([\w.]+)\s*>|[\w.]+)\s+(\w+)\s*=\s*(\d+)\s*;")
 SCALARS = {"string", "int32", "int64", "bool", "double", "float", "bytes"}
 
@@ -37,7 +41,7 @@ SCALARS = {"string", "int32", "int64", "bool", "double", "float", "bytes"}
 def openapi_name(proto_pkg: str) -> str:
     """k8s.io.api.apps.v1 -> io.k8s.api.apps.v1 (the names Kubernetes' OpenAPI uses)."""
     rest = proto_pkg.removeprefix("k8s.io.")
-    rest = rest.replace("apiextensions_apiserver", "apiextensions-apiserver")
+    rest = rest.replace("apiextensions_apiserver", "apiextensions-apiserver").replace("kube_aggregator", "kube-aggregator")
     return "io.k8s." + rest
 
 
@@ -103,7 +107,7 @@ def main(mirror: Path) -> None:
         gitdir = mirror / repo / "repo"
         for d in dirs:
             text = subprocess.run(
-                ["git", "--git-dir", str(gitdir), "show", f"{TAG}:{d}/generated.proto"],
+                ["git", "--git-dir", str(gitdir), "show", f"{TAG_OF.get(repo, TAG)}:{d}/generated.proto"],
                 check=True, capture_output=True, text=True,
             ).stdout
             parse(text, types)

@@ -131,7 +131,9 @@ _GO_SOURCES = {
         "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource",
     ]),
     "kubernetes+apiextensions-apiserver": ("apiextensions-apiserver", ["pkg/apis/apiextensions/v1"]),
+    "kubernetes+kube-aggregator": ("kube-aggregator", ["pkg/apis/apiregistration/v1"]),
 }
+_TAG_OF = {"kubernetes+kube-aggregator": "v0.36.2"}  # its newest patch release of the minor
 _STRUCT = re.compile(r"^type (\w+) struct \{")
 _SLICE_TYPE = re.compile(r"^type (\w+) \[\]\w+\s*$")
 # "\tName Type `tags`" or, for an embedded struct, "\tType `tags`".
@@ -180,7 +182,8 @@ def generate(mirror: Path) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for repo, (prefix, dirs) in _GO_SOURCES.items():
         git = ["git", "--git-dir", str(mirror / repo / "repo")]
-        files = subprocess.run([*git, "ls-tree", "-r", "--name-only", _TAG],
+        tag = _TAG_OF.get(repo, _TAG)
+        files = subprocess.run([*git, "ls-tree", "-r", "--name-only", tag],
                                check=True, capture_output=True, text=True).stdout.split()
         for d in dirs:
             pkg = f"io.k8s.{prefix}.{d.replace('/', '.')}"
@@ -189,7 +192,7 @@ def generate(mirror: Path) -> dict[str, dict[str, object]]:
                 if (rest == f or "/" in rest or not rest.endswith(".go") or rest.endswith("_test.go")
                         or rest.startswith(("zz_generated", "generated.pb"))):
                     continue
-                text = subprocess.run([*git, "show", f"{_TAG}:{f}"],
+                text = subprocess.run([*git, "show", f"{tag}:{f}"],
                                       check=True, capture_output=True, text=True).stdout
                 _go_facts(text, pkg, out)
     return out

@@ -1,12 +1,15 @@
 """What a fresh cluster holds before anyone writes: the system namespaces, the ``kubernetes``
 Service, the cluster-admin role bound to system:masters, the discovery and public-info roles,
-and the system priority classes.
+the system priority classes and the local APIServices of the built-in groups.
 Idempotent: runs on every start and only creates what is missing."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kubelite.api.kinds import BUILTIN
+from kubelite.api.kinds.apiregistration import apiservice
 from kubelite.api.kinds.scheduling.priorityclass import system_priority_class_objects
+from kubelite.apiserver import apiservices
 from kubelite.machinery.errors import StatusError
 
 if TYPE_CHECKING:
@@ -104,3 +107,6 @@ async def bootstrap(server: "ApiServer") -> None:
         })
     for pc in system_priority_class_objects():
         await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", pc)
+    # kube-aggregator's autoregistration of the built-in group/versions
+    served = list(dict.fromkeys((t.group, t.version) for t in BUILTIN))
+    await apiservices.sync(server, apiservice.local_apiservices(served), managed="onstart")

@@ -14,6 +14,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kubelite.api import structural
+from kubelite.api.kinds.apiregistration import apiservice
+from kubelite.apiserver import apiservices
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, ScalePaths, Strategy
 from kubelite.api.validation import is_dns1123_subdomain
 from kubelite.machinery.errors import FieldError
@@ -104,6 +106,7 @@ class CRDServer:
         for crd in page.items:
             self._serve(crd)
         sub = self.server.hub.subscribe(CRD_STORAGE, "", page.resource_version)
+        await self._sync_apiservices()
         self._task = asyncio.create_task(self._follow(sub), name="crd-server")
 
     async def stop(self) -> None:
@@ -136,6 +139,18 @@ class CRDServer:
                 await self._remove(ch.obj)
             else:
                 self._serve(ch.obj)
+            try:
+                await self._sync_apiservices()
+            except Exception:  # noqa: BLE001 - the APIService listing must not stop CRD serving
+                log.exception("cannot sync the APIServices of CRD group/versions")
+
+    async def _sync_apiservices(self) -> None:
+        """kube's crdregistration controller: a local APIService (automanaged "true") for each
+        group/version some CRD serves, removed when no CRD serves it any more."""
+        registry = self.server.registry
+        builtin = {(rt.group, rt.version) for rt in registry.all() if not registry.is_crd(rt)}
+        served = sorted({(rt.group, rt.version) for rt in registry.all() if registry.is_crd(rt)} - builtin)
+        await apiservices.sync(self.server, apiservice.crd_apiservices(served), managed="true")
 
     async def _remove(self, crd: dict[str, Any]) -> None:
         name = crd["metadata"]["name"]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import kubelite
 from kubelite.client import LEASES, NAMESPACES, NODES, ApiError, Client, is_already_exists, is_conflict, is_not_found
 from kubelite.kubelet.config import AgentConfig
 
@@ -204,7 +205,7 @@ class NodeAgent:
         self.cfg = cfg
         self.runtime_version = runtime_version
         self.facts = machine_facts()
-        self.kubelet_version = "v1.32.0"
+        self.kubelet_version = kubelite.KUBERNETES_VERSION  # the API level the server reports
         self.uid: str | None = None
         self._lease_rv: str | None = None
         self._conditions: dict[str, Any] = {}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import yaml
@@ -104,3 +105,57 @@ def test_dynamic_resource_allocation_objects(cluster: Cluster, ns: str, kubectl_
     assert res.returncode != 0 and ('spec.devices.requests[0]: Required value: exactly one of `exactly` or '
                                     '`firstAvailable` is required') in res.stderr
     cluster.kubectl("delete", f"resourceslice/{slice_name}", f"deviceclass/{docs[0]['metadata']['name']}")
+
+
+def test_apiservices_local_and_service_backed(cluster: Cluster, kubectl_version: str) -> None:
+    rows = {line.split()[0]: line.split() for line in cluster.kubectl("get", "apiservices").stdout.splitlines()}
+    assert rows["NAME"] == ["NAME", "SERVICE", "AVAILABLE", "AGE"]
+    for name in ("v1.", "v1.apps", "v2.autoscaling", "v1.resource.k8s.io", "v1.authorization.k8s.io"):
+        assert rows[name][1:3] == ["Local", "True"], name
+    group = f"metrics{kubectl_version.replace('.', '')}.example.com"
+    svc = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": f"v1beta1.{group}"},
+           "spec": {"service": {"name": "metrics-server", "namespace": "kube-system"}, "group": group,
+                    "version": "v1beta1", "insecureSkipTLSVerify": True, "groupPriorityMinimum": 100,
+                    "versionPriority": 100}}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(svc))
+    got = cluster.json("get", "apiservice", f"v1beta1.{group}")
+    assert got["spec"]["service"] == {"name": "metrics-server", "namespace": "kube-system", "port": 443}
+    row = cluster.kubectl("get", "apiservice", f"v1beta1.{group}", "--no-headers").stdout.split()
+    assert row[1:3] == ["kube-system/metrics-server", "Unknown"]
+    bad = {**svc, "metadata": {"name": f"v1.{group}"}}
+    res = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(bad), check=False)
+    assert res.returncode != 0
+    assert f'metadata.name: Invalid value: "v1.{group}": must be `spec.version+"."+spec.group`: "v1beta1.{group}"' \
+        in res.stderr
+    cluster.kubectl("delete", "apiservice", f"v1beta1.{group}")
+
+
+def test_csistoragecapacity(cluster: Cluster, ns: str) -> None:
+    cap = {"apiVersion": "storage.k8s.io/v1", "kind": "CSIStorageCapacity", "metadata": {"name": "zone-a"},
+           "storageClassName": "fast", "nodeTopology": {"matchLabels": {"topology.example.com/zone": "a"}},
+           "capacity": "100Gi", "maximumVolumeSize": "10Gi"}
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump(cap))
+    table = cluster.kubectl("-n", ns, "get", "csistoragecapacities").stdout.splitlines()
+    assert table[0].split() == ["NAME", "STORAGECLASSNAME", "CAPACITY"] and table[1].split() == ["zone-a", "fast", "100Gi"]
+    cluster.kubectl("-n", ns, "patch", "csistoragecapacity", "zone-a", "--type", "merge", "-p", '{"capacity":"50Gi"}')
+    res = cluster.kubectl("-n", ns, "patch", "csistoragecapacity", "zone-a", "--type", "merge",
+                          "-p", '{"storageClassName":"slow"}', check=False)
+    assert res.returncode != 0 and "storageClassName: Invalid value: \"slow\": field is immutable" in res.stderr
+
+
+def test_a_crd_group_version_is_a_local_apiservice(cluster: Cluster) -> None:
+    from tests.e2e.test_kubectl_crd import crd, install
+
+    group = f"as{uuid.uuid4().hex[:6]}.example.com"
+    install(cluster, group)
+    def registered() -> dict | None:
+        res = cluster.kubectl("get", "apiservice", f"v1.{group}", "-o", "json", check=False)
+        return json.loads(res.stdout) if res.returncode == 0 else None
+
+    svc = cluster.wait_for(registered, what="the CRD's APIService")
+    assert svc["spec"] == {"group": group, "version": "v1", "groupPriorityMinimum": 1000, "versionPriority": 100}
+    assert svc["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged": "true"}
+    assert svc["status"]["conditions"][0]["reason"] == "Local"
+    cluster.kubectl("delete", "crd", crd(group)["metadata"]["name"])
+    cluster.wait_for(lambda: cluster.kubectl("get", "apiservice", f"v1.{group}", check=False).returncode != 0,
+                     what="the APIService to go with its CRD")

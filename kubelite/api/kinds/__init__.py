@@ -19,7 +19,7 @@ from kubelite.api.registry import ResourceType
 
 #: group packages, in kube-apiserver's discovery order
 GROUP_PACKAGES = (
-    "core", "apps", "events", "authentication", "authorization", "autoscaling", "batch",
+    "core", "apiregistration", "apps", "events", "authentication", "authorization", "autoscaling", "batch",
     "networking", "policy", "rbac", "storage", "scheduling", "coordination", "discovery",
     "resource", "apiextensions",
 )

@@ -200,6 +200,8 @@ _GROUP_PACKAGES = {
     "node.k8s.io": "io.k8s.api.node",
     "flowcontrol.apiserver.k8s.io": "io.k8s.api.flowcontrol",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+    "resource.k8s.io": "io.k8s.api.resource",
+    "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration",
 }
 
 
