@@ -1,6 +1,8 @@
 """The Kubelet on the fake runtime against a real in-process API server."""
 from __future__ import annotations
 
+import asyncio
+
 from kubelite.client import NODES, PODS
 from kubelite.kubelet.runtime.fake import Script
 from tests.kubelet.conftest import Agent, c, cond, eventually, make_pod
@@ -82,3 +84,16 @@ async def test_delete_terminates_then_removes(agent: Agent) -> None:
 async def _phase(agent: Agent, name: str, phase: str) -> bool:
     p = await agent.pod(name)
     return p["status"].get("phase") == phase
+
+
+async def test_status_written_only_when_it_changes(agent: Agent) -> None:
+    agent.kubelet.resync = 0.1   # many re-syncs of an unchanged pod
+    await agent.admin.create(PODS, make_pod("steady", [c()]))
+
+    async def ready():
+        p = await agent.pod("steady")
+        return p if cond(p, "Ready") == "True" else None
+
+    first = await eventually(ready, what="Ready")
+    await asyncio.sleep(0.8)
+    assert (await agent.pod("steady"))["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]

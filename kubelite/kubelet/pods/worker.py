@@ -284,7 +284,8 @@ class PodWorkers:
             return
         await self._write(rec, pod, status)
         nxt = self.k.volumes.next_refresh(rec.uid)
-        self._enqueue_later(rec.key, min(RESYNC, nxt - now) if nxt else RESYNC)
+        resync = self.k.resync
+        self._enqueue_later(rec.key, min(resync, nxt - now) if nxt else resync)
 
     def _ensure_views(self, rec: PodRecord, spec: Mapping[str, Any]) -> None:
         for c in spec.get("initContainers") or ():
