@@ -78,7 +78,7 @@ async def run_agent(client: Client, cfg: AgentConfig, *, runtime: RuntimeService
         rt, images = await asyncio.to_thread(default_runtime, cfg)
     else:
         rt = runtime
-    node = NodeAgent(client, cfg, runtime_version=f"{rt.name}://{rt.version}")
+    node = NodeAgent(client, cfg, runtime_version=f"{rt.name}://{rt.version}", runtime=rt)
     await node.register()
     kubelet = Kubelet(client, cfg, rt, images=images)
     server = None

@@ -199,10 +199,11 @@ def build_node(cfg: AgentConfig, facts: MachineFacts, r: Readings, *, runtime_ve
 
 
 class NodeAgent:
-    def __init__(self, client: Client, cfg: AgentConfig, *, runtime_version: str) -> None:
+    def __init__(self, client: Client, cfg: AgentConfig, *, runtime_version: str, runtime: Any = None) -> None:
         self.client = client
         self.cfg = cfg
         self.runtime_version = runtime_version
+        self.runtime = runtime          # asked for its sandboxes each report: Ready=False when it fails
         self.facts = machine_facts()
         self.kubelet_version = "v1.32.0"
         self.uid: str | None = None
@@ -291,10 +292,20 @@ class NodeAgent:
         self._lease_rv = renewed["metadata"].get("resourceVersion")
         self.lease_renewals += 1
 
+    async def _runtime_ok(self) -> bool:
+        if self.runtime is None:
+            return True
+        try:
+            await asyncio.wait_for(self.runtime.list_pod_sandboxes(), 10)
+        except Exception as e:  # noqa: BLE001 - any failure means the runtime is down
+            log.warning("node %s: container runtime check failed: %s", self.cfg.node_name, e)
+            return False
+        return True
+
     async def report_status(self, *, force: bool = False) -> bool:
         """Patch the conditions if one changed or a report is due; True if written."""
         r = await self._readings()
-        conds = conditions(r, True, rfc3339_now(), self._conditions)
+        conds = conditions(r, await self._runtime_ok(), rfc3339_now(), self._conditions)
         now = asyncio.get_running_loop().time()
         changed = _summary(conds) != self._last_summary
         if not (force or changed or now - self._last_report >= STATUS_REPORT_EVERY):

@@ -37,7 +37,8 @@ from kubelite.kubelet import prober
 from kubelite.kubelet.pods import envvars
 from kubelite.kubelet.pods.admission import admit, pod_requests
 from kubelite.kubelet.pods.backoff import CrashBackoff, backoff_message
-from kubelite.kubelet.pods.status import Attempt, ContainerView, PodFacts, init_done, pod_status, rfc3339
+from kubelite.kubelet.pods.status import (Attempt, ContainerView, PodFacts, any_regular_started, init_done,
+                                          pod_status, rfc3339)
 from kubelite.kubelet.runtime.interface import (ContainerConfig, ContainerState, ContainerStatus, Mount,
                                                 PodSandboxConfig, Resources, RuntimeError_, SandboxState)
 from kubelite.kubelet.volumes import VolumeError
@@ -253,15 +254,16 @@ class PodWorkers:
         # init containers, sidecars, then the regular containers
         policy = spec.get("restartPolicy") or "Always"
         ready_for_main = True
+        initialized = any_regular_started([rec.views[c["name"]] for c in spec.get("containers") or ()])
         for c in spec.get("initContainers") or ():
             v = rec.views[c["name"]]
             if v.sidecar:
                 await self._step(rec, pod, c, v, "Always", init=True)
-                if not (v.current is not None and v.current.running and v.started):
+                if not initialized and not (v.current is not None and v.current.running and v.started):
                     ready_for_main = False
                     break
                 continue
-            if init_done(v):
+            if initialized or init_done(v):
                 continue
             ready_for_main = False
             cur = v.current
