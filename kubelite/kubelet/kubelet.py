@@ -152,7 +152,7 @@ class Kubelet:
             self.queue.shutdown()
             await self.workers.shutdown()
             with contextlib.suppress(Exception):
-                await self.recorder.flush(2.0)
+                await self.recorder.stop(2.0)
 
     async def _worker(self) -> None:
         while True:
