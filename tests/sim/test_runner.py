@@ -51,7 +51,7 @@ async def test_nodes_registered_with_labels_capacity_and_ready(api) -> None:
             assert addrs["Hostname"] == name
             assert ipaddress.ip_address(addrs["InternalIP"]) in ipaddress.ip_network("10.200.0.0/13")
             ips.add(addrs["InternalIP"])
-            assert st["nodeInfo"]["kubeletVersion"] == "v1.32.0"
+            assert st["nodeInfo"]["kubeletVersion"] == "v1.36.3"
             assert st["nodeInfo"]["containerRuntimeVersion"] == "sim://1"
             assert st["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
             assert n["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
