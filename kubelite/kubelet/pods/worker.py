@@ -251,6 +251,16 @@ class PodWorkers:
             return
         if not await self._ensure_sandbox(rec, pod):
             return
+        evicted = await self.k.volumes.over_limit(pod)
+        if evicted is not None:
+            self._event(pod, WARNING, "Evicted", evicted)
+            rec.forced = ("Failed", "Evicted", evicted)
+            await self._kill_all(rec, pod, rec.grace)
+            await self._refresh(rec)
+            rec.terminal = True
+            await self._write_status(rec, pod)
+            await self._stop_sandbox(rec)
+            return
         # init containers, sidecars, then the regular containers
         policy = spec.get("restartPolicy") or "Always"
         ready_for_main = True
