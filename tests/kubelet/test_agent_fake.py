@@ -155,3 +155,16 @@ async def test_sim_nodes_beside_a_real_agent(agent: Agent) -> None:
         assert (await agent.pod("hollow"))["status"]["containerStatuses"][0]["containerID"].startswith("sim://")
         assert (await agent.pod("real"))["status"]["containerStatuses"][0]["containerID"].startswith("fake://")
         assert [x for x in agent.runtime.calls if x[0] == "run_pod_sandbox"].__len__() == 1
+
+
+async def test_node_events(agent: Agent) -> None:
+    from kubelite.client import EVENTS
+
+    async def seen():
+        items = (await agent.admin.list(EVENTS, namespace="default")).items
+        got = {(e["reason"], e["message"]) for e in items if e["involvedObject"]["kind"] == "Node"}
+        return got if ("NodeReady", "Node node-1 status is now: NodeReady") in got else None
+
+    got = await eventually(seen, what="node events")
+    assert ("Starting", "Starting kubelet.") in got
+    assert ("NodeHasSufficientMemory", "Node node-1 status is now: NodeHasSufficientMemory") in got

@@ -538,7 +538,9 @@ class PodWorkers:
         self._event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', name, init)
         t0 = time.monotonic()
         try:
-            image_id = await images.pull_image(image)
+            ref = await images.pull_image(image)
+            pulled = await images.image_status(image)
+            image_id = pulled.id if pulled is not None else ref
         except RuntimeError_ as e:
             self._event(pod, WARNING, "Failed", f'Failed to pull image "{image}": {e.message}', name, init)
             raise RuntimeError_("ErrImagePull", e.message) from None
