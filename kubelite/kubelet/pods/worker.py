@@ -40,7 +40,8 @@ from kubelite.kubelet.pods.backoff import CrashBackoff, backoff_message
 from kubelite.kubelet.pods.status import (Attempt, ContainerView, PodFacts, any_regular_started, init_done,
                                           pod_status, rfc3339)
 from kubelite.kubelet.runtime.interface import (ContainerConfig, ContainerState, ContainerStatus, Mount,
-                                                PodSandboxConfig, Resources, RuntimeError_, SandboxState)
+                                                PodSandboxConfig, Resources, RuntimeError_, SandboxState,
+                                                SecurityContext)
 from kubelite.kubelet.volumes import VolumeError
 from kubelite.machinery import quantity
 
@@ -107,6 +108,36 @@ def resources_of(container: Mapping[str, Any]) -> Resources:
     quota = quantity.to_milli(str(lim["cpu"])) * 100_000 // 1000 if lim.get("cpu") else 0
     mem = quantity.to_int(str(lim["memory"])) if lim.get("memory") else 0
     return Resources(cpu_shares=shares, cpu_quota_us=quota, memory_limit_bytes=mem)
+
+
+def pod_resources(pod: Mapping[str, Any]) -> Resources:
+    """The pod cgroup's limits: the sum over the containers that run together (regular
+    containers and sidecars); unlimited when any of them has no memory / CPU limit."""
+    spec = pod.get("spec") or {}
+    members = [*(c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"),
+               *(spec.get("containers") or ())]
+    parts = [resources_of(c) for c in members]
+    mem = 0 if any(p.memory_limit_bytes == 0 for p in parts) else sum(p.memory_limit_bytes for p in parts)
+    quota = 0 if any(p.cpu_quota_us == 0 for p in parts) else sum(p.cpu_quota_us for p in parts)
+    return Resources(cpu_shares=max(2, sum(p.cpu_shares for p in parts)), cpu_quota_us=quota, memory_limit_bytes=mem)
+
+
+def security_of(pod: Mapping[str, Any], container: Mapping[str, Any]) -> SecurityContext:
+    """The container's securityContext over the pod's (container fields win, as in Kubernetes)."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    caps = sc.get("capabilities") or {}
+    seccomp = sc.get("seccompProfile") or psc.get("seccompProfile") or {}
+    profile = seccomp.get("type") or "RuntimeDefault"
+    if profile == "Localhost":
+        profile = f"Localhost/{seccomp.get('localhostProfile', '')}"
+    return SecurityContext(
+        run_as_user=sc.get("runAsUser", psc.get("runAsUser")), run_as_group=sc.get("runAsGroup", psc.get("runAsGroup")),
+        supplemental_groups=tuple(int(g) for g in psc.get("supplementalGroups") or ()),
+        privileged=bool(sc.get("privileged")), read_only_root_filesystem=bool(sc.get("readOnlyRootFilesystem")),
+        allow_privilege_escalation=sc.get("allowPrivilegeEscalation"),
+        capabilities_add=tuple(caps.get("add") or ()), capabilities_drop=tuple(caps.get("drop") or ()),
+        seccomp_profile=profile)
 
 
 HOSTS_HEADER = "# Kubernetes-managed hosts file.\n"
@@ -365,7 +396,7 @@ class PodWorkers:
             hosts_file=hosts_file(pod, self.k.node_ip), host_network=True,
             host_pid=bool(spec.get("hostPID")), host_ipc=bool(spec.get("hostIPC")),
             labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
-            runtime_handler="")
+            resources=pod_resources(pod), runtime_handler="")
         try:
             await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
             rec.sandbox_id = await self.runtime.run_pod_sandbox(cfg)
@@ -465,7 +496,7 @@ class PodWorkers:
             name=name, attempt=attempt, image=image, command=tuple(argv), env=tuple(env),
             working_dir=c.get("workingDir") or "", mounts=tuple(mounts), log_path=str(log_path),
             stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")),
-            resources=resources_of(c),
+            resources=resources_of(c), security=security_of(pod, c),
             labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.name": rec.name,
                     "io.kubernetes.pod.namespace": rec.namespace, "io.kubernetes.pod.uid": rec.uid},
             annotations={"io.kubernetes.container.restartCount": str(attempt),
