@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 
 from kubelite.cli.secrets_encrypt import secrets_encrypt
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
+from kubelite.server.components import kubelet_settings
 
 console = Console(stderr=True)
 
@@ -90,6 +91,10 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
         if not sep or not k:
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--kubelet-arg")
         args[k.lstrip("-")] = v
+    try:
+        kubelet_settings(args)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--kubelet-arg") from None
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,

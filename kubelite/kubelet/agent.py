@@ -15,7 +15,7 @@ import logging
 import ssl
 from typing import Any
 
-from kubelite.client import Client
+from kubelite.client import Client, EventRecorder
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.kubelet import Kubelet
 from kubelite.kubelet.node import NodeAgent
@@ -78,9 +78,10 @@ async def run_agent(client: Client, cfg: AgentConfig, *, runtime: RuntimeService
         rt, images = await asyncio.to_thread(default_runtime, cfg)
     else:
         rt = runtime
-    node = NodeAgent(client, cfg, runtime_version=f"{rt.name}://{rt.version}")
+    recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
+    node = NodeAgent(client, cfg, runtime_version=f"{rt.name}://{rt.version}", runtime=rt, recorder=recorder)
     await node.register()
-    kubelet = Kubelet(client, cfg, rt, images=images)
+    kubelet = Kubelet(client, cfg, rt, images=images, recorder=recorder)
     server = None
     try:
         async with asyncio.TaskGroup() as tg:

@@ -23,7 +23,7 @@ from kubelite.client import (CONFIGMAPS, NODES, PODS, SECRETS, SERVICES, Client,
 from kubelite.kubelet.config import AgentConfig, ResolvedContainer
 from kubelite.kubelet.pods import envvars
 from kubelite.kubelet.pods.status import rfc3339
-from kubelite.kubelet.pods.worker import PodRecord, PodWorkers
+from kubelite.kubelet.pods.worker import RESYNC, PodRecord, PodWorkers
 from kubelite.kubelet.runtime.interface import ImageService, RuntimeService
 from kubelite.kubelet.volumes import VolumeManager
 
@@ -35,7 +35,7 @@ DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 class Kubelet:
     def __init__(self, client: Client, cfg: AgentConfig, runtime: RuntimeService, *,
                  images: ImageService | None = None, workers: int = 8,
-                 recorder: Any = None) -> None:
+                 recorder: Any = None, resync: float = RESYNC) -> None:
         self.client = client
         self.cfg = cfg
         self.runtime = runtime
@@ -43,6 +43,7 @@ class Kubelet:
         self.node_name = cfg.node_name
         self.node_ip = cfg.node_ip
         self.n_workers = workers
+        self.resync = resync          # periodic re-sync of each running pod (config volumes, tokens)
         self.pod_informer = Informer(client, PODS, field_selector=f"spec.nodeName={cfg.node_name}")
         self.node_informer = Informer(client, NODES, field_selector=f"metadata.name={cfg.node_name}")
         self.cm_informer = Informer(client, CONFIGMAPS)
@@ -151,7 +152,7 @@ class Kubelet:
             self.queue.shutdown()
             await self.workers.shutdown()
             with contextlib.suppress(Exception):
-                await self.recorder.flush(2.0)
+                await self.recorder.stop(2.0)
 
     async def _worker(self) -> None:
         while True:

@@ -200,10 +200,13 @@ def build_node(cfg: AgentConfig, facts: MachineFacts, r: Readings, *, runtime_ve
 
 
 class NodeAgent:
-    def __init__(self, client: Client, cfg: AgentConfig, *, runtime_version: str) -> None:
+    def __init__(self, client: Client, cfg: AgentConfig, *, runtime_version: str, runtime: Any = None,
+                 recorder: Any = None) -> None:
         self.client = client
+        self.recorder = recorder        # node events (Starting, NodeReady, NodeHasDiskPressure...)
         self.cfg = cfg
         self.runtime_version = runtime_version
+        self.runtime = runtime          # asked for its sandboxes each report: Ready=False when it fails
         self.facts = machine_facts()
         self.kubelet_version = kubelite.KUBERNETES_VERSION  # the API level the server reports
         self.uid: str | None = None
@@ -241,9 +244,27 @@ class NodeAgent:
             updated = await self.client.patch(NODES, self.cfg.node_name, {"status": obj["status"]}, subresource="status")
             self._remember(updated)
         self._last_report = asyncio.get_running_loop().time()
+        self._event("Starting", "Starting kubelet.")
+        for ctype, (status, reason) in self._last_summary.items():
+            self._condition_event(ctype, status, reason)
         await self.renew_lease()
         log.info("node %s registered (%s CPUs, %s memory)", self.cfg.node_name, obj["status"]["capacity"]["cpu"],
                  obj["status"]["capacity"]["memory"])
+
+    def _event(self, reason: str, message: str, type_: str = "Normal") -> None:
+        if self.recorder is not None:
+            # kubelet's node reference: the node's name doubles as its uid
+            self.recorder.event({"apiVersion": "v1", "kind": "Node",
+                                 "metadata": {"name": self.cfg.node_name, "uid": self.cfg.node_name}},
+                                type_, reason, message)
+
+    def _condition_event(self, ctype: str, status: str, reason: str) -> None:
+        """The kubelet's NodeHasSufficientMemory / NodeHasDiskPressure / NodeReady ... events."""
+        if ctype == "Ready":
+            name = "NodeReady" if status == "True" else "NodeNotReady"
+        else:
+            name = "Node" + reason.removeprefix("Kubelet")
+        self._event(name, f"Node {self.cfg.node_name} status is now: {name}")
 
     def _remember(self, node: Mapping[str, Any]) -> None:
         self.uid = (node.get("metadata") or {}).get("uid")
@@ -292,10 +313,20 @@ class NodeAgent:
         self._lease_rv = renewed["metadata"].get("resourceVersion")
         self.lease_renewals += 1
 
+    async def _runtime_ok(self) -> bool:
+        if self.runtime is None:
+            return True
+        try:
+            await asyncio.wait_for(self.runtime.list_pod_sandboxes(), 10)
+        except Exception as e:  # noqa: BLE001 - any failure means the runtime is down
+            log.warning("node %s: container runtime check failed: %s", self.cfg.node_name, e)
+            return False
+        return True
+
     async def report_status(self, *, force: bool = False) -> bool:
         """Patch the conditions if one changed or a report is due; True if written."""
         r = await self._readings()
-        conds = conditions(r, True, rfc3339_now(), self._conditions)
+        conds = conditions(r, await self._runtime_ok(), rfc3339_now(), self._conditions)
         now = asyncio.get_running_loop().time()
         changed = _summary(conds) != self._last_summary
         if not (force or changed or now - self._last_report >= STATUS_REPORT_EVERY):
@@ -311,7 +342,11 @@ class NodeAgent:
                 await self.register()
                 return True
             raise
+        old = self._last_summary
         self._remember(updated)
+        for ctype, (status, reason) in self._last_summary.items():
+            if old.get(ctype) != (status, reason):
+                self._condition_event(ctype, status, reason)
         self._last_report = now
         self.status_reports += 1
         return True

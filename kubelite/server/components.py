@@ -73,6 +73,40 @@ def _duration(text: str) -> float:
     return float(t)
 
 
+KUBELET_ARGS = ("port", "max-pods", "node-status-update-frequency", "node-lease-renew-interval", "node-labels")
+
+
+def kubelet_settings(args: dict[str, str]) -> dict[str, Any]:
+    """``--kubelet-arg`` KEY=VALUE pairs -> AgentConfig fields; ValueError names a bad one."""
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        try:
+            if key == "port":
+                out["kubelet_port"] = int(value)
+                if not 0 < out["kubelet_port"] < 65536:
+                    raise ValueError
+            elif key == "max-pods":
+                out["max_pods"] = int(value)
+                if out["max_pods"] < 1:
+                    raise ValueError
+            elif key == "node-status-update-frequency":
+                out["status_interval"] = _duration(value)
+            elif key == "node-lease-renew-interval":
+                out["lease_interval"] = _duration(value)
+            elif key == "node-labels":
+                out["node_labels"] = dict(kv.split("=", 1) for kv in value.split(",") if kv)
+            else:
+                raise KeyError(key)
+        except KeyError:
+            raise ValueError(f"unknown kubelet setting {key!r} (known: {', '.join(KUBELET_ARGS)})") from None
+        except ValueError:
+            raise ValueError(f"invalid value {value!r} for kubelet setting {key!r}") from None
+        if key in ("node-status-update-frequency", "node-lease-renew-interval") and \
+                out[{"node-status-update-frequency": "status_interval"}.get(key, "lease_interval")] <= 0:
+            raise ValueError(f"invalid value {value!r} for kubelet setting {key!r}")
+    return out
+
+
 def agent_config(cfg: Any) -> Any:
     """The embedded agent's AgentConfig from the server's (node name = host name lower-cased,
     data under DATA_DIR/agent, the API server's own TLS pair and CA for the kubelet server)."""
@@ -81,21 +115,10 @@ def agent_config(cfg: Any) -> Any:
 
     pki = ensure_pki(cfg.data_dir, cfg.bind_address)
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
-    args = dict(cfg.kubelet_args or {})
     agent = AgentConfig(node_name=(cfg.node_name or socket.gethostname()).lower(), root_dir=cfg.data_dir / "agent",
                         node_ip=cfg.node_ip or host, serving_cert=pki.serving_cert, serving_key=pki.serving_key,
-                        client_ca=pki.ca_cert)
-    if "port" in args:
-        agent.kubelet_port = int(args["port"])
-    if "max-pods" in args:
-        agent.max_pods = int(args["max-pods"])
-    if "node-status-update-frequency" in args:
-        agent.status_interval = _duration(args["node-status-update-frequency"])
-    if "node-lease-renew-interval" in args:
-        agent.lease_interval = _duration(args["node-lease-renew-interval"])
-    if "node-labels" in args:
-        agent.node_labels = dict(kv.split("=", 1) for kv in args["node-labels"].split(",") if "=" in kv)
-    agent.api_server_url = f"https://{host}:{cfg.https_port}"
+                        client_ca=pki.ca_cert, api_server_url=f"https://{host}:{cfg.https_port}",
+                        **kubelet_settings(dict(cfg.kubelet_args or {})))
     return agent
 
 

@@ -100,3 +100,14 @@ def cond(pod: dict[str, Any], ctype: str) -> str | None:
         if x.get("type") == ctype:
             return x.get("status")
     return None
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    before = asyncio.all_tasks()
+    yield
+    await asyncio.sleep(0)
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    for t in leaked:
+        t.cancel()
+    assert not leaked, f"leaked tasks: {[t.get_name() for t in leaked]}"

@@ -263,3 +263,15 @@ async def _gone(agent: Agent, name: str) -> bool:
     except ApiError as e:
         return e.code == 404
     return False
+
+
+async def test_emptydir_over_its_size_limit_evicts_the_pod(agent: Agent) -> None:
+    agent.kubelet.resync = 0.2
+    await agent.admin.create(PODS, make_pod("filler", [c(volumeMounts=[{"name": "scratch", "mountPath": "/s"}])],
+                                            volumes=[{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}]))
+    await eventually(lambda: _phase(agent, "filler", "Running"), what="Running")
+    cfg = next(x for x in agent.runtime._containers.values() if x.config.name == "app").config
+    (Path(cfg.mounts[0].host_path) / "big").write_bytes(os.urandom(2 * 1024 * 1024))
+    p = await eventually(lambda: _phase(agent, "filler", "Failed"), what="Evicted")
+    assert p["status"]["reason"] == "Evicted"
+    assert p["status"]["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '

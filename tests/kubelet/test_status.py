@@ -42,6 +42,8 @@ def sidecar(run: bool = True) -> ContainerView:
     ("Never", [], [running("a"), exited("b", 1)], False, "Running"),
     ("Never", [sidecar()], [exited("a", 0)], False, "Succeeded"),                   # sidecars don't hold a pod
     ("Always", [sidecar(run=False)], [waiting()], False, "Pending"),
+    ("Never", [sidecar(run=False)], [exited("a", 0)], False, "Succeeded"),   # stopped sidecar of a done pod
+    ("Always", [sidecar(run=False)], [running("a")], False, "Running"),      # a sidecar restarting later
 ])
 def test_phase(policy: str, inits: list, containers: list, init_failed: bool, want: str) -> None:
     assert phase(policy, inits, containers, init_failed) == want

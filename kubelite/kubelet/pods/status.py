@@ -111,6 +111,10 @@ def init_done(v: ContainerView) -> bool:
     return v.current is not None and not v.current.running and v.current.exit_code == 0 and not v.waiting_reason
 
 
+def any_regular_started(containers: Sequence[ContainerView]) -> bool:
+    return any(v.current is not None for v in containers)
+
+
 def phase(restart_policy: str, inits: Sequence[ContainerView], containers: Sequence[ContainerView],
           init_failed: bool) -> str:
     """The pod phase (kubelet getPhase).
@@ -121,7 +125,9 @@ def phase(restart_policy: str, inits: Sequence[ContainerView], containers: Seque
     """
     if init_failed:
         return "Failed"
-    if not all(init_done(v) for v in inits):
+    # Once a regular container started, the pod is initialized for good (a sidecar stopping at
+    # the end, or an init container's record being gone, does not make it Pending again).
+    if not any_regular_started(containers) and not all(init_done(v) for v in inits):
         return "Pending"
     running = waiting = stopped = succeeded = 0
     for v in containers:
@@ -186,7 +192,7 @@ def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, init
     elif terminal and pod_phase == "Succeeded":
         out.append(_cond("Initialized", "True", old, now, "PodCompleted"))
     else:
-        pending = [v.name for v in inits if not init_done(v)]
+        pending = [] if any_regular_started(containers) else [v.name for v in inits if not init_done(v)]
         if pending and not terminal:
             out.append(_cond("Initialized", "False", old, now, "ContainersNotInitialized",
                              f"containers with incomplete status: [{' '.join(pending)}]"))
@@ -208,7 +214,7 @@ def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, init
             cr = ("True", "", "")
             gate = readiness_gate_problem(pod)
             rd = cr if gate is None else ("False", "ReadinessGatesNotReady", gate)
-        if pod_phase == "Pending" and any(not init_done(v) for v in inits):
+        if pod_phase == "Pending" and not any_regular_started(containers) and any(not init_done(v) for v in inits):
             pending = [v.name for v in inits if not init_done(v)]
             msg = f"containers with incomplete status: [{' '.join(pending)}]"
             cr = ("False", "ContainersNotInitialized", msg) if cr[0] == "False" else cr

@@ -37,9 +37,11 @@ from kubelite.kubelet import prober
 from kubelite.kubelet.pods import envvars
 from kubelite.kubelet.pods.admission import admit, pod_requests
 from kubelite.kubelet.pods.backoff import CrashBackoff, backoff_message
-from kubelite.kubelet.pods.status import Attempt, ContainerView, PodFacts, init_done, pod_status, rfc3339
+from kubelite.kubelet.pods.status import (Attempt, ContainerView, PodFacts, any_regular_started, init_done,
+                                          pod_status, rfc3339)
 from kubelite.kubelet.runtime.interface import (ContainerConfig, ContainerState, ContainerStatus, Mount,
-                                                PodSandboxConfig, Resources, RuntimeError_, SandboxState)
+                                                PodSandboxConfig, Resources, RuntimeError_, SandboxState,
+                                                SecurityContext)
 from kubelite.kubelet.volumes import VolumeError
 from kubelite.machinery import quantity
 
@@ -106,6 +108,36 @@ def resources_of(container: Mapping[str, Any]) -> Resources:
     quota = quantity.to_milli(str(lim["cpu"])) * 100_000 // 1000 if lim.get("cpu") else 0
     mem = quantity.to_int(str(lim["memory"])) if lim.get("memory") else 0
     return Resources(cpu_shares=shares, cpu_quota_us=quota, memory_limit_bytes=mem)
+
+
+def pod_resources(pod: Mapping[str, Any]) -> Resources:
+    """The pod cgroup's limits: the sum over the containers that run together (regular
+    containers and sidecars); unlimited when any of them has no memory / CPU limit."""
+    spec = pod.get("spec") or {}
+    members = [*(c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"),
+               *(spec.get("containers") or ())]
+    parts = [resources_of(c) for c in members]
+    mem = 0 if any(p.memory_limit_bytes == 0 for p in parts) else sum(p.memory_limit_bytes for p in parts)
+    quota = 0 if any(p.cpu_quota_us == 0 for p in parts) else sum(p.cpu_quota_us for p in parts)
+    return Resources(cpu_shares=max(2, sum(p.cpu_shares for p in parts)), cpu_quota_us=quota, memory_limit_bytes=mem)
+
+
+def security_of(pod: Mapping[str, Any], container: Mapping[str, Any]) -> SecurityContext:
+    """The container's securityContext over the pod's (container fields win, as in Kubernetes)."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    caps = sc.get("capabilities") or {}
+    seccomp = sc.get("seccompProfile") or psc.get("seccompProfile") or {}
+    profile = seccomp.get("type") or "RuntimeDefault"
+    if profile == "Localhost":
+        profile = f"Localhost/{seccomp.get('localhostProfile', '')}"
+    return SecurityContext(
+        run_as_user=sc.get("runAsUser", psc.get("runAsUser")), run_as_group=sc.get("runAsGroup", psc.get("runAsGroup")),
+        supplemental_groups=tuple(int(g) for g in psc.get("supplementalGroups") or ()),
+        privileged=bool(sc.get("privileged")), read_only_root_filesystem=bool(sc.get("readOnlyRootFilesystem")),
+        allow_privilege_escalation=sc.get("allowPrivilegeEscalation"),
+        capabilities_add=tuple(caps.get("add") or ()), capabilities_drop=tuple(caps.get("drop") or ()),
+        seccomp_profile=profile)
 
 
 HOSTS_HEADER = "# Kubernetes-managed hosts file.\n"
@@ -250,18 +282,29 @@ class PodWorkers:
             return
         if not await self._ensure_sandbox(rec, pod):
             return
+        evicted = await self.k.volumes.over_limit(pod)
+        if evicted is not None:
+            self._event(pod, WARNING, "Evicted", evicted)
+            rec.forced = ("Failed", "Evicted", evicted)
+            await self._kill_all(rec, pod, rec.grace)
+            await self._refresh(rec)
+            rec.terminal = True
+            await self._write_status(rec, pod)
+            await self._stop_sandbox(rec)
+            return
         # init containers, sidecars, then the regular containers
         policy = spec.get("restartPolicy") or "Always"
         ready_for_main = True
+        initialized = any_regular_started([rec.views[c["name"]] for c in spec.get("containers") or ()])
         for c in spec.get("initContainers") or ():
             v = rec.views[c["name"]]
             if v.sidecar:
                 await self._step(rec, pod, c, v, "Always", init=True)
-                if not (v.current is not None and v.current.running and v.started):
+                if not initialized and not (v.current is not None and v.current.running and v.started):
                     ready_for_main = False
                     break
                 continue
-            if init_done(v):
+            if initialized or init_done(v):
                 continue
             ready_for_main = False
             cur = v.current
@@ -284,7 +327,8 @@ class PodWorkers:
             return
         await self._write(rec, pod, status)
         nxt = self.k.volumes.next_refresh(rec.uid)
-        self._enqueue_later(rec.key, min(RESYNC, nxt - now) if nxt else RESYNC)
+        resync = self.k.resync
+        self._enqueue_later(rec.key, min(resync, nxt - now) if nxt else resync)
 
     def _ensure_views(self, rec: PodRecord, spec: Mapping[str, Any]) -> None:
         for c in spec.get("initContainers") or ():
@@ -352,7 +396,7 @@ class PodWorkers:
             hosts_file=hosts_file(pod, self.k.node_ip), host_network=True,
             host_pid=bool(spec.get("hostPID")), host_ipc=bool(spec.get("hostIPC")),
             labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
-            runtime_handler="")
+            resources=pod_resources(pod), runtime_handler="")
         try:
             await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
             rec.sandbox_id = await self.runtime.run_pod_sandbox(cfg)
@@ -452,7 +496,7 @@ class PodWorkers:
             name=name, attempt=attempt, image=image, command=tuple(argv), env=tuple(env),
             working_dir=c.get("workingDir") or "", mounts=tuple(mounts), log_path=str(log_path),
             stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")),
-            resources=resources_of(c),
+            resources=resources_of(c), security=security_of(pod, c),
             labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.name": rec.name,
                     "io.kubernetes.pod.namespace": rec.namespace, "io.kubernetes.pod.uid": rec.uid},
             annotations={"io.kubernetes.container.restartCount": str(attempt),
@@ -525,7 +569,9 @@ class PodWorkers:
         self._event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', name, init)
         t0 = time.monotonic()
         try:
-            image_id = await images.pull_image(image)
+            ref = await images.pull_image(image)
+            pulled = await images.image_status(image)
+            image_id = pulled.id if pulled is not None else ref
         except RuntimeError_ as e:
             self._event(pod, WARNING, "Failed", f'Failed to pull image "{image}": {e.message}', name, init)
             raise RuntimeError_("ErrImagePull", e.message) from None

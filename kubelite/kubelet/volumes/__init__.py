@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 from kubelite.client import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, SERVICEACCOUNTS, ApiError, Client
 from kubelite.kubelet.volumes import atomic, emptydir, hostpath, projection
 from kubelite.kubelet.volumes.projection import VolumeError
+from kubelite.machinery import quantity
 
 Obj = Mapping[str, Any]
 
@@ -142,6 +143,21 @@ class VolumeManager:
 
     async def _token_request(self, ns: str, sa: str, body: Obj) -> dict[str, Any]:
         return await self.client.request("POST", SERVICEACCOUNTS.item(ns, sa, "token"), body=body)  # type: ignore[no-any-return]
+
+    async def over_limit(self, pod: Obj) -> str | None:
+        """The eviction message when a disk-backed emptyDir exceeds its sizeLimit, as the
+        kubelet's eviction manager writes it; None when every volume is within its limit."""
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        for vol in (pod.get("spec") or {}).get("volumes") or ():
+            src = vol.get("emptyDir")
+            if src is None or not src.get("sizeLimit") or src.get("medium") == "Memory":
+                continue
+            limit = quantity.to_int(str(src["sizeLimit"]))
+            path = self.pod_dir(uid) / "volumes" / PLUGIN_DIRS["emptyDir"] / vol.get("name", "")
+            used = await asyncio.to_thread(emptydir.usage, path)
+            if used > limit:
+                return f'Usage of EmptyDir volume "{vol.get("name")}" exceeds the limit "{src["sizeLimit"]}". '
+        return None
 
     def next_refresh(self, uid: str) -> float | None:
         """When the pod's earliest token wants renewing (unix seconds), or None."""

@@ -1,6 +1,7 @@
 """emptyDir volumes: a directory under the pod's dir; ``medium: Memory`` is a tmpfs mounted
 there when the agent is root (its ``sizeLimit`` becomes the tmpfs size, so a container writing
-more gets ENOSPC), otherwise a plain directory. Torn down with the pod."""
+more gets ENOSPC), otherwise a plain directory whose ``sizeLimit`` the kubelet enforces by
+evicting the pod (``VolumeManager.over_limit``). Torn down with the pod."""
 from __future__ import annotations
 
 import os
@@ -29,6 +30,18 @@ def setup(path: Path, source: Mapping[str, Any]) -> None:
             opts += f",size={quantity.to_int(str(source['sizeLimit']))}"
         subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True,
                        capture_output=True, timeout=10)
+
+
+def usage(path: Path) -> int:
+    """Bytes used under ``path`` (blocking: run in a thread)."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            except OSError:
+                continue
+    return total
 
 
 def teardown(path: Path) -> None:
