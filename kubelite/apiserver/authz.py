@@ -42,7 +42,7 @@ class Authorizer:
         allowed, _ = await self.authorize(attrs)
         if not allowed:
             resource = rt.plural + (f"/{subresource}" if subresource else "")
-            raise errors.forbidden_request(user.name, verb, resource, rt.group, namespace or "")
+            raise errors.forbidden_request(user.name, verb, resource, rt.group, namespace or "", name=name, kind=rt.plural)
 
     async def _rbac(self) -> dict[str, Any]:
         now = time.monotonic()

@@ -72,6 +72,8 @@ def make_app(api: ApiServer) -> web.Application:
             headers=request.headers, body=body, user=await authenticate(request), query_all=query_all,
         )
         resp = await api.handle(req)
+        if resp.upgrade is not None:
+            return await resp.upgrade(request)
         if resp.stream is None:
             return _reply(resp)
         out = web.StreamResponse(status=resp.status, headers={"Content-Type": resp.content_type, **resp.headers})

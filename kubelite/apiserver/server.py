@@ -23,6 +23,7 @@ from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
+from kubelite.apiserver.nodeproxy import KubeletClient
 from kubelite.apiserver.openapi import OpenAPIBuilder
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.apiserver.resources import ResourceRegistry
@@ -79,8 +80,9 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-        #: serves pods/log, exec, attach, portforward once a node agent provides it
-        self.node_streamer: Callable[..., Any] | None = None
+        #: how pods/log, exec, attach, portforward and nodes/proxy reach kubelets; the server
+        #: command gives it the API server's kubelet client certificate (plain HTTP without)
+        self.kubelet = KubeletClient()
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -102,6 +104,7 @@ class ApiServer:
         self.ready.set()
 
     async def stop(self) -> None:
+        await self.kubelet.close()
         await self.crds.stop()
         await self.namespaces.stop()
         await self.hub.stop()

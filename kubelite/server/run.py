@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.apiserver.http import make_app, server_ssl_context
 from kubelite.apiserver import serviceaccounts
+from kubelite.apiserver.nodeproxy import KubeletClient, kubelet_client_context
 from kubelite.apiserver.server import ApiServer
 from kubelite.server import components
 from kubelite.server.kubeconfig import write_kubeconfig
@@ -76,6 +77,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
+    api.kubelet = KubeletClient(kubelet_client_context(str(pki.kubelet_client_cert), str(pki.kubelet_client_key),
+                                                       str(pki.ca_cert)))
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
