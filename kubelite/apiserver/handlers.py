@@ -270,7 +270,10 @@ class ResourceHandlers:
         bookmarks = req.query.get("allowWatchBookmarks") in ("true", "1")
         as_kind = codec.wants_as(req.accept)
         initial: list[Obj] = []
-        if raw_rv in ("", "0"):
+        # WatchList (client-go's informers with sendInitialEvents, e.g. kubectl debug): the
+        # current state as ADDED events, then a BOOKMARK marking their end
+        send_initial = req.query.get("sendInitialEvents") in ("true", "1")
+        if raw_rv in ("", "0") or send_initial:
             # "Start at most recent": synthetic ADDED events for what exists, then changes.
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
@@ -301,6 +304,8 @@ class ResourceHandlers:
             try:
                 for obj in initial:
                     yield encoder.event("ADDED", obj, None)
+                if send_initial:
+                    yield encoder.bookmark(after, initial_events_end=True)
                 while True:
                     wait = BOOKMARK_INTERVAL if bookmarks else None
                     if deadline is not None:
@@ -587,10 +592,10 @@ class _EventEncoder:
     def event(self, etype: str, obj: Obj, ch: Change | None) -> bytes:
         return b'{"type":"' + etype.encode() + b'","object":' + self._object_bytes(obj, ch) + b"}\n"
 
-    def bookmark(self, revision: int) -> bytes:
+    def bookmark(self, revision: int, *, initial_events_end: bool = False) -> bytes:
         obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                "metadata": {"resourceVersion": str(revision),
-                            "annotations": {"k8s.io/initial-events-end": "false"}}}
+                            "annotations": {"k8s.io/initial-events-end": "true" if initial_events_end else "false"}}}
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def expired(self, revision: int) -> bytes:
