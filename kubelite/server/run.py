@@ -47,6 +47,7 @@ class ServerConfig:
     disable_agent: bool = False
     disable_scheduler: bool = False
     disable_controllers: bool = False
+    anonymous_auth: bool = True
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -79,6 +80,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
     api.kubelet = KubeletClient(kubelet_client_context(str(pki.kubelet_client_cert), str(pki.kubelet_client_key),
                                                        str(pki.ca_cert)))
+    api.anonymous_auth = cfg.anonymous_auth
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,
