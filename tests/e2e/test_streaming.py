@@ -4,6 +4,7 @@ the API server's kubelet client certificate) whose containers are host processes
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -76,6 +77,8 @@ def test_exec_stdout_stderr_exit_code_and_stdin(cluster: Cluster, agent: Agent, 
     assert res.stdout == "hi\n" and res.returncode == 0
     res = cluster.kubectl("exec", "-i", "ex", "-n", sns, "--", "tr", "a-z", "A-Z", input="shout this\n")
     assert res.stdout == "SHOUT THIS\n"
+    res = cluster.kubectl("exec", "ex", "-n", sns, "--", "head", "-c", "5000000", "/dev/zero")
+    assert len(res.stdout) == 5_000_000
     res = cluster.kubectl("exec", "ex", "-n", sns, "--", "/no/such/binary", check=False)
     assert res.returncode != 0 and "no/such/binary" in res.stderr
 
@@ -112,11 +115,11 @@ def test_port_forward(cluster: Cluster, agent: Agent, sns: str) -> None:
     remote = srv.getsockname()[1]
 
     def serve() -> None:
-        for _ in range(2):
+        for _ in range(3):
             conn, _ = srv.accept()
             with conn:
                 data = conn.recv(1024)
-                conn.sendall(b"echo:" + data)
+                conn.sendall(b"echo:" + data if data != b"big" else b"x" * 3_000_000)
     threading.Thread(target=serve, daemon=True).start()
     agent.run_pod(sns, "pf", {"main": ECHO})
     local = free_port()
@@ -133,6 +136,12 @@ def test_port_forward(cluster: Cluster, agent: Agent, sns: str) -> None:
                         break
                     got += chunk
                 assert got == b"echo:" + msg
+        with socket.create_connection(("127.0.0.1", local), timeout=10) as c:
+            c.sendall(b"big")
+            got = b""
+            while chunk := c.recv(65536):
+                got += chunk
+            assert got == b"x" * 3_000_000                   # until the pod side closed
     finally:
         proc.terminate()
         proc.wait(10)
@@ -160,7 +169,7 @@ def test_port_forward_to_a_closed_port_reports_the_error(cluster: Cluster, agent
 def test_cp_both_ways(cluster: Cluster, agent: Agent, sns: str, tmp_path: Path) -> None:
     agent.run_pod(sns, "cp", {"main": ECHO})
     src = tmp_path / "in.txt"
-    src.write_text("payload\n" * 1000)
+    src.write_text("payload\n" * 300_000)      # 2.4 MB through exec's stdin and stdout
     inside = tmp_path / "inside"
     inside.mkdir()
     cluster.kubectl("cp", str(src), f"{sns}/cp:{inside}/copied.txt")
@@ -286,3 +295,17 @@ def test_debug_interactive_attaches_once_the_kubelet_runs_it(cluster: Cluster, a
         proc.kill()
         _, err = proc.communicate()
     assert any(line.startswith("got ") and line.endswith(" x\n") for line in lines), (lines, err)
+
+
+def test_interrupted_exec_ends_the_session(cluster: Cluster, agent: Agent, sns: str) -> None:
+    agent.run_pod(sns, "ix", {"main": ECHO})
+    marker = str(4000 + os.getpid() % 1000)
+    proc = cluster.kubectl_background("exec", "ix", "-n", sns, "--", "sleep", marker)
+
+    def running() -> bool:
+        return subprocess.run(["pgrep", "-xf", f"sleep {marker}"], capture_output=True).returncode == 0
+
+    cluster.wait_for(running, timeout=15, what="the exec'd process")
+    proc.kill()   # Ctrl-C: the WebSocket closes
+    proc.wait()
+    cluster.wait_for(lambda: not running(), timeout=15, what="the exec'd process to be stopped")

@@ -280,19 +280,30 @@ class KubeletServer:
                 m = channels.parse(msg.data)
                 if m is None:
                     continue
-                if m.channel == channels.STDIN and stdin:
-                    await session.write_stdin(m.data)
-                elif m.channel == channels.RESIZE:
-                    size = channels.parse_resize(m.data)
-                    if size is not None:
-                        await session.resize(*size)
-                elif m.channel == channels.CLOSE and proto == channels.V5 and m.data[:1] == bytes((channels.STDIN,)):
-                    await session.close_stdin()
+                try:
+                    if m.channel == channels.STDIN and stdin:
+                        await session.write_stdin(m.data)
+                    elif m.channel == channels.RESIZE:
+                        size = channels.parse_resize(m.data)
+                        if size is not None:
+                            await session.resize(*size)
+                    elif m.channel == channels.CLOSE and proto == channels.V5 and m.data[:1] == bytes((channels.STDIN,)):
+                        await session.close_stdin()
+                except (OSError, RuntimeError, ValueError):
+                    # the process stopped reading (it exited): its output and status still follow
+                    continue
 
         reader = asyncio.create_task(pump_in())
         try:
             while True:
-                out = await session.read()
+                # the client going away ends the session too (Ctrl-C on kubectl): the runtime
+                # closes the exec (or detaches), rather than the stream waiting on the process
+                read = asyncio.ensure_future(session.read())
+                await asyncio.wait({read, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    read.cancel()
+                    return
+                out = read.result()
                 if out is None:
                     break
                 ch, data = out
