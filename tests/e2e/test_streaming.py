@@ -309,3 +309,30 @@ def test_interrupted_exec_ends_the_session(cluster: Cluster, agent: Agent, sns: 
     proc.kill()   # Ctrl-C: the WebSocket closes
     proc.wait()
     cluster.wait_for(lambda: not running(), timeout=15, what="the exec'd process to be stopped")
+
+
+def test_kubelet_port_needs_the_api_servers_certificate(cluster: Cluster, agent: Agent, tmp_path: Path) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from kubelite.server.tls import ClusterPKI, issue_client_cert
+
+    pki = ClusterPKI(cluster.data_dir / "tls")
+
+    def get(path: str, cert: tuple[Path, Path] | None = None) -> int:
+        ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+        if cert:
+            ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{agent.port}{path}", context=ctx, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    node_cert = (tmp_path / "node.crt", tmp_path / "node.key")
+    issue_client_cert(pki, "system:node:other", ["system:nodes"], *node_cert)
+    assert get("/healthz") == 200
+    assert get("/stats/summary") == 401
+    assert get("/stats/summary", node_cert) == 403                 # another node may not read this one
+    assert get("/stats/summary", (pki.kubelet_client_cert, pki.kubelet_client_key)) == 200

@@ -156,6 +156,19 @@ class SummaryProvider:
         self.node_name = node_name
         self.root_dir = root_dir
         self.rates = RateTracker()
+        self._no_pod_stats: set[str] = set()   # sandboxes the runtime keeps no pod totals for
+
+    async def _pod_stats(self, sandbox_id: str) -> ContainerStats | None:
+        if sandbox_id in self._no_pod_stats:
+            return None
+        try:
+            ps = await self.runtime.pod_sandbox_stats(sandbox_id)
+        except Exception:  # noqa: BLE001 - no pod-level accounting in this runtime
+            ps = None
+        if ps is None or not (ps.cpu_usage_core_nanoseconds or ps.memory_working_set_bytes):
+            self._no_pod_stats.add(sandbox_id)
+            return None
+        return ps
 
     async def _container_readings(self, ids: list[str]) -> dict[str, ContainerStats]:
         out: dict[str, ContainerStats] = {}
@@ -174,17 +187,22 @@ class SummaryProvider:
         node = await asyncio.to_thread(_node_readings, self.root_dir)
         now = time.time()
         readings = await self._container_readings(ids)
-        if any(not self.rates.has_recent(k, now) for k in ["node", *readings]):
+        pod_keys = ["pod:" + sid for sid in sandboxes if sid not in self._no_pod_stats]
+        if any(not self.rates.has_recent(k, now) for k in ["node", *readings, *pod_keys]):
             # no earlier sample to rate against: take one now and another shortly after
             self.rates.observe("node", now, node["cpu"])
             for cid, s in readings.items():
                 self.rates.observe(cid, s.timestamp or now, s.cpu_usage_core_nanoseconds)
+            for sid in sandboxes:
+                ps = await self._pod_stats(sid)
+                if ps is not None:
+                    self.rates.observe("pod:" + sid, ps.timestamp or now, ps.cpu_usage_core_nanoseconds)
             await asyncio.sleep(FIRST_SAMPLE_GAP)
             node = await asyncio.to_thread(_node_readings, self.root_dir)
             now = time.time()
             readings = await self._container_readings(ids)
         node_rate = self.rates.observe("node", now, node["cpu"])
-        self.rates.forget_except({"node", *readings, *sandboxes})
+        self.rates.forget_except({"node", *readings, *("pod:" + sid for sid in sandboxes)})
         fs = await asyncio.to_thread(fs_stats, self.root_dir, now)
         doc_node = {
             "nodeName": self.node_name, "startTime": rfc3339(node["boot"]),
@@ -238,13 +256,23 @@ class SummaryProvider:
             vfs["inodesUsed"] = inodes
             ephemeral += used
             volumes.append({**vfs, "name": name})
+        pod_cpu = cpu_block(now, cpu_total, rate_total)
+        pod_mem: dict[str, Any] = {"time": rfc3339(now), "usageBytes": usage, "workingSetBytes": working,
+                                   "rssBytes": rss, "pageFaults": 0, "majorPageFaults": 0}
+        # the pod's own cgroup where the runtime has one (it also counts exec'd processes), as
+        # the kubelet reads it; else the sum of its containers
+        ps = await self._pod_stats(p.sandbox_id)
+        if ps is not None:
+            key = "pod:" + p.sandbox_id
+            pod_cpu = cpu_block(now, ps.cpu_usage_core_nanoseconds,
+                                self.rates.observe(key, ps.timestamp or now, ps.cpu_usage_core_nanoseconds))
+            pod_mem = memory_block(now, ps)
         pod: dict[str, Any] = {
             "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
             "startTime": rfc3339(start),
             "containers": items,
-            "cpu": cpu_block(now, cpu_total, rate_total),
-            "memory": {"time": rfc3339(now), "usageBytes": usage, "workingSetBytes": working, "rssBytes": rss,
-                       "pageFaults": 0, "majorPageFaults": 0},
+            "cpu": pod_cpu,
+            "memory": pod_mem,
             "ephemeral-storage": {**node_fs, "usedBytes": ephemeral},
         }
         if volumes:
