@@ -134,7 +134,7 @@ def streaming(server: "ApiServer") -> Any:
         if t.subresource == "log":
             if t.verb != "get":
                 raise errors.method_not_allowed()
-            query = _log_query(req)
+            query = _log_query(req, t.name)
             why = nodeproxy.log_container_error(pod, container, query.get("previous") == "true")
             if why:
                 raise errors.bad_request(why)
@@ -169,7 +169,7 @@ def streaming(server: "ApiServer") -> Any:
     return handle
 
 
-def _log_query(req: ApiRequest) -> dict[str, str]:
+def _log_query(req: ApiRequest, pod: str) -> dict[str, str]:
     """PodLogOptions from the query, checked as kube-apiserver checks them (422 Invalid)."""
     out: dict[str, str] = {}
     errs: list[errors.FieldError] = []
@@ -198,7 +198,7 @@ def _log_query(req: ApiRequest) -> dict[str, str]:
     if "sinceSeconds" in out and "sinceTime" in out:
         errs.append(errors.forbidden("", "at most one of `sinceTime` or `sinceSeconds` may be specified"))
     if errs:
-        raise errors.invalid_object("PodLogOptions", "", "", errs)
+        raise errors.invalid_object("PodLogOptions", "", pod, errs)
     return out
 
 

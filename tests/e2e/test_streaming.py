@@ -336,3 +336,28 @@ def test_kubelet_port_needs_the_api_servers_certificate(cluster: Cluster, agent:
     assert get("/stats/summary") == 401
     assert get("/stats/summary", node_cert) == 403                 # another node may not read this one
     assert get("/stats/summary", (pki.kubelet_client_cert, pki.kubelet_client_key)) == 200
+
+
+def test_bad_requests_get_statuses(cluster: Cluster, agent: Agent, sns: str) -> None:
+    agent.run_pod(sns, "bd", {"main": ECHO})
+    base = f"/api/v1/namespaces/{sns}/pods/bd"
+    cases = {
+        f"{base}/log?tailLines=-1":
+            'The PodLogOptions "bd" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0',
+        f"{base}/log?sinceSeconds=abc": 'parsing "abc": invalid syntax',
+        f"{base}/log?follow=maybe": 'parsing "maybe": invalid syntax',
+        f"{base}/log?sinceSeconds=5&sinceTime=2026-01-01T00:00:00Z": "at most one of",
+        f"{base}/exec?command=true&stdout=true": "Upgrade request required",            # no upgrade
+        "/api/v1/nodes/no-such-node/proxy/stats/summary": 'nodes "no-such-node" not found',
+        f"/api/v1/nodes/{agent.node}/proxy/no/such/path": "NotFound",
+        f"/api/v1/namespaces/{sns}/pods/missing/log": 'pods "missing" not found',
+    }
+    for path, expect in cases.items():
+        res = cluster.kubectl("get", "--raw", path, check=False)
+        assert res.returncode == 1 and expect in res.stderr, (path, res.stderr)
+        assert "Traceback" not in res.stderr and "nternal" not in res.stderr
+    unbound = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nb", "namespace": sns},
+               "spec": {"schedulerName": "nobody", "containers": [{"name": "c", "image": "busybox"}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(unbound))
+    res = cluster.kubectl("logs", "nb", "-n", sns, check=False)
+    assert "pod nb does not have a host assigned" in res.stderr
