@@ -42,6 +42,7 @@ class _Request:
     error_id: int = 0
     data_id: int = 0
     task: asyncio.Task[None] | None = None
+    copy: asyncio.Task[None] | None = None
     inbound: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
 
 
@@ -98,9 +99,14 @@ class PortForwardSession:
                 if f.fin:
                     req.inbound.put_nowait(None)
         elif f.type == spdy.RST_STREAM:
+            # kubectl resets the data stream once it has read our FIN (to drop unsent data),
+            # and only then waits for the error stream's end: stop copying, still end that
             req = self._by_stream.get(f.stream_id)
-            if req is not None and req.task is not None:
-                req.task.cancel()
+            if req is not None:
+                if req.copy is not None:
+                    req.copy.cancel()
+                elif req.task is not None:
+                    req.task.cancel()
         elif f.type == spdy.PING:
             await self._send(lambda: self.enc.ping(f.ping_id))
         elif f.type == spdy.GOAWAY:
@@ -143,7 +149,13 @@ class PortForwardSession:
                        if isinstance(e, ConnectionRefusedError) else str(e) or type(e).__name__)
                 await self._fail(req, f"error forwarding port {port} to pod {self.pod}, uid {self.uid}: {why}")
                 return
-            await self._copy(req, stream)
+            req.copy = asyncio.create_task(self._copy(req, stream))
+            try:
+                await asyncio.shield(req.copy)
+            except asyncio.CancelledError:
+                if not req.copy.cancelled():   # the session ends, not just this stream
+                    req.copy.cancel()
+                    raise
             await self._send(lambda: self.enc.data(req.error_id, b"", fin=True))
         finally:
             self._requests.pop(rid, None)
