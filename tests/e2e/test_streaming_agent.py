@@ -96,3 +96,37 @@ def test_streaming_through_the_embedded_agent(node: Cluster, tmp_path: Path) -> 
     assert doc["node"]["nodeName"] == NODE
     web = next(p for p in doc["pods"] if p["podRef"]["name"] == "web")
     assert web["containers"][0]["name"] == "main" and web["containers"][0]["memory"]["workingSetBytes"] > 0
+
+
+def test_attach_and_exec_tty_through_the_embedded_agent(node: Cluster) -> None:
+    import subprocess
+    import threading
+
+    from tests.e2e.conftest import KUBECTL
+
+    script = "import sys\nfor line in sys.stdin: print('got', line.strip(), flush=True)\n"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader"},
+           "spec": {"terminationGracePeriodSeconds": 1, "hostNetwork": True,
+                    "containers": [{"name": "main", "image": "host", "stdin": True,
+                                    "command": [sys.executable, "-u", "-c", script]}]}}
+    node.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    node.kubectl("wait", "--for=condition=Ready", "pod/reader", "--timeout=60s")
+    proc = subprocess.Popen([KUBECTL, "attach", "-i", "reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=node.env())
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(line.startswith("got ping") for line in lines):
+            proc.stdin.write("ping\n")
+            proc.stdin.flush()
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        _, err = proc.communicate()
+    assert any(line == "got ping\n" for line in lines), (lines, err)
+
+    cmd = f"{KUBECTL} exec -it reader -- sh -c 'tty >/dev/null && echo is-a-tty'"
+    res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, env=node.env(),
+                         timeout=30, stdin=subprocess.DEVNULL)
+    assert "is-a-tty" in res.stdout, res.stdout + res.stderr
