@@ -130,3 +130,27 @@ def test_attach_and_exec_tty_through_the_embedded_agent(node: Cluster) -> None:
     res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, env=node.env(),
                          timeout=30, stdin=subprocess.DEVNULL)
     assert "is-a-tty" in res.stdout, res.stdout + res.stderr
+
+
+def test_logs_previous_and_follow_through_the_embedded_agent(node: Cluster, tmp_path: Path) -> None:
+    marker = tmp_path / "runs"
+    script = ("import pathlib, time\n"
+              f"p = pathlib.Path({str(marker)!r}); n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n))\n"
+              "print(f'run {n}', flush=True)\n"
+              "if n == 1: raise SystemExit(1)\n"
+              "for i in range(3): print(f'tick {i}', flush=True); time.sleep(0.5)\n"
+              "time.sleep(3600)\n")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "again"},
+           "spec": {"terminationGracePeriodSeconds": 1, "hostNetwork": True,
+                    "containers": [{"name": "main", "image": "host", "command": [sys.executable, "-u", "-c", script]}]}}
+    node.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    node.wait_for(lambda: (node.json("get", "pod", "again")["status"].get("containerStatuses") or [{}])[0]
+                  .get("restartCount", 0) >= 1 and marker.read_text() == "2", timeout=40, what="a restart")
+    assert node.kubectl("logs", "again", "--previous").stdout == "run 1\n"
+    proc = node.kubectl_background("logs", "-f", "again")
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert lines == ["run 2\n", "tick 0\n", "tick 1\n", "tick 2\n"]
