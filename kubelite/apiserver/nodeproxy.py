@@ -227,7 +227,9 @@ class KubeletClient:
                     await ws.close()
             return ws
 
-        return ApiResponse(400, b"", upgrade=run)
+        # what a transport that cannot upgrade (the in-process one) answers instead
+        refusal = errors.bad_request("Upgrade request required").status()
+        return ApiResponse(400, orjson.dumps(refusal), upgrade=run)
 
     async def _refusal(self, url: str, code: int) -> ApiResponse:
         """The kubelet refused the upgrade: ask again without upgrading for its Status (a
@@ -260,7 +262,9 @@ def _error_reply(code: int, data: bytes, ctype: str) -> ApiResponse:
                 return ApiResponse(code, data, "application/json")
         except orjson.JSONDecodeError:
             pass
-    text = data.decode(errors="replace").strip() or f"the kubelet answered {code}"
+    text = data.decode(errors="replace").strip()
+    if not text or (code == 404 and text == "404: Not Found"):   # aiohttp's own page for no route
+        text = "the server could not find the requested resource" if code == 404 else f"the kubelet answered {code}"
     reason = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}.get(code, "")
     return json_response(errors.StatusError(code, reason, text).status(), code)
 
