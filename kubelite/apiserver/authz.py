@@ -83,7 +83,7 @@ class Authorizer:
         allowed, _ = await self.authorize(attrs)
         if not allowed:
             resource = rt.plural + (f"/{subresource}" if subresource else "")
-            raise errors.forbidden_request(user.name, verb, resource, rt.group, namespace or "")
+            raise errors.forbidden_request(user.name, verb, resource, rt.group, namespace or "", name=name, kind=rt.plural)
 
     async def check_path(self, user: UserInfo, verb: str, path: str) -> None:
         """Authorize a non-resource request (``GET /apis``) or raise 403 as kube words it."""

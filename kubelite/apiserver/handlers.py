@@ -32,6 +32,8 @@ from kubelite.storage import Compacted
 log = logging.getLogger(__name__)
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
+#: connect subresources that need the create verb for any method (exec, attach, port-forward)
+CONNECT_CREATE = ("exec", "attach", "portforward")
 BOOKMARK_INTERVAL = 30.0
 #: seconds a read of a not-yet-reached resourceVersion waits (kube's watch cache blockTimeout)
 FRESH_WAIT = 3.0
@@ -46,6 +48,8 @@ class Target:
     name: str
     subresource: str
     verb: str
+    #: what follows a ``proxy`` subresource (``nodes/N/proxy/stats/summary`` -> "stats/summary")
+    path: str = ""
 
 
 def parse_resource_path(registry: ResourceRegistry, method: str, group: str, version: str,
@@ -54,6 +58,9 @@ def parse_resource_path(registry: ResourceRegistry, method: str, group: str, ver
     namespace: str | None = None
     if len(segs) >= 3 and segs[0] == "namespaces" and not (len(segs) == 3 and segs[2] in NAMESPACE_SUBRESOURCES):
         namespace, segs = segs[1], segs[2:]
+    proxy_path = ""
+    if len(segs) > 3 and segs[2] == "proxy":
+        proxy_path, segs = "/".join(segs[3:]), segs[:3]
     if not segs or len(segs) > 3:
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
     rt = registry.lookup(group, version, segs[0])
@@ -83,7 +90,11 @@ def parse_resource_path(registry: ResourceRegistry, method: str, group: str, ver
         raise errors.method_not_allowed()
     if rt.namespaced and namespace is None and verb not in ("list", "watch"):
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
-    return Target(rt, namespace if rt.namespaced else None, name, sub, verb)
+    if sub in CONNECT_CREATE:
+        # Streams are authorized as "create" whatever the HTTP method: a WebSocket handshake is a
+        # GET, and reading a pod must not grant a shell in it (kube 1.30+).
+        verb = "create"
+    return Target(rt, namespace if rt.namespaced else None, name, sub, verb, proxy_path)
 
 
 def dry_run(req: ApiRequest) -> bool:

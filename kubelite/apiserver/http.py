@@ -91,6 +91,8 @@ def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Appli
             api.audit.failed_authentication(req, failed)
             return _reply(failed)
         resp = await api.handle(req)
+        if resp.upgrade is not None:
+            return await resp.upgrade(request)
         if resp.stream is None:
             return _reply(resp)
         out = web.StreamResponse(status=resp.status, headers=_headers(resp))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 import orjson
 
@@ -75,6 +75,10 @@ class ApiResponse:
     headers: dict[str, str] = field(default_factory=dict)
     #: streamed body (watch, logs): chunks are written and flushed as they come
     stream: AsyncIterator[bytes] | None = None
+    #: a connection upgrade (exec, attach, port-forward over WebSocket): the HTTP front end
+    #: hands its native request to this and returns what it returns; in-process transports
+    #: cannot upgrade and answer ``status`` with ``body`` instead
+    upgrade: Callable[[Any], Awaitable[Any]] | None = None
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> ApiResponse:

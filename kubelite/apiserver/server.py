@@ -23,6 +23,7 @@ from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Disc
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
+from kubelite.apiserver.nodeproxy import KubeletClient
 from kubelite.apiserver.openapi import OpenAPIBuilder
 from kubelite.apiserver.request import CURRENT_USER, ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.apiserver.rbac_escalation import EscalationCheck
@@ -87,13 +88,14 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+        #: how pods/log, exec, attach, portforward and nodes/proxy reach kubelets; the server
+        #: command gives it the API server's kubelet client certificate (plain HTTP without)
+        self.kubelet = KubeletClient()
         #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
         #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
         self.encryption = EncryptionManager(None)
         #: the audit log (``--audit-log-path``/``--audit-policy-file``; the server bundle sets it)
         self.audit = audit.Auditor()
-        #: serves pods/log, exec, attach, portforward once a node agent provides it
-        self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -116,6 +118,7 @@ class ApiServer:
         self.ready.set()
 
     async def stop(self) -> None:
+        await self.kubelet.close()
         await self.authorizer.stop()
         await self.crds.stop()
         await self.namespaces.stop()

@@ -166,10 +166,16 @@ def unauthorized() -> StatusError:
     return StatusError(401, "Unauthorized", "Unauthorized")
 
 
-def forbidden_request(user: str, verb: str, resource: str, group: str, namespace: str) -> StatusError:
+def forbidden_request(user: str, verb: str, resource: str, group: str, namespace: str, *,
+                      name: str = "", kind: str = "") -> StatusError:
+    """403 as kube's authorization filter words it; ``kind`` is the plural without the
+    subresource (``pods`` for ``pods/exec``), ``name`` the object's if the request named one."""
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    plural = kind or resource
+    subject = f'{qualified(plural, group)} "{name}"' if name else qualified(resource if not kind else plural, group)
     return StatusError(403, "Forbidden",
-                       f'{qualified(resource, group)} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "{group}"{scope}')
+                       f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "{group}"{scope}',
+                       _details(name, plural, group))
 
 
 def internal(message: str) -> StatusError:

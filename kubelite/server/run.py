@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.apiserver.http import make_app, runner_options, server_ssl_context
 from kubelite.apiserver import serviceaccounts
+from kubelite.apiserver.nodeproxy import KubeletClient, kubelet_client_context
 from kubelite.apiserver.audit import Auditor
 from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
 from kubelite.apiserver.server import ApiServer
@@ -107,6 +108,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"),
                     event_ttl=cfg.event_ttl)
+    api.kubelet = KubeletClient(kubelet_client_context(str(pki.kubelet_client_cert), str(pki.kubelet_client_key),
+                                                       str(pki.ca_cert)))
     api.anonymous_auth = cfg.anonymous_auth
     if encryption is not None:
         api.encryption = encryption

@@ -49,6 +49,16 @@ class ClusterPKI:
     def admin_key(self) -> Path:
         return self.dir / "admin.key"
 
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The API server's client certificate towards kubelets (kube-apiserver's
+        ``--kubelet-client-certificate``): logs, exec, attach, port-forward, node proxy."""
+        return self.dir / "kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.dir / "kubelet-client.key"
+
 
 def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
@@ -135,7 +145,7 @@ def ensure_pki(data_dir: Path, bind_address: str) -> ClusterPKI:
                 .sign(key, hashes.SHA256()))
         _write_key(pki.ca_key, key)
         _write_cert(pki.ca_cert, cert)
-        for p in (pki.serving_cert, pki.admin_cert):
+        for p in (pki.serving_cert, pki.admin_cert, pki.kubelet_client_cert):
             p.unlink(missing_ok=True)
     ca, ca_key = _load(pki)
     wanted = _sans(bind_address)
@@ -154,4 +164,22 @@ def ensure_pki(data_dir: Path, bind_address: str) -> ClusterPKI:
         _write_cert(pki.serving_cert, _issue(ca, ca_key, subject, key, server=True, sans=wanted))
     if not pki.admin_cert.exists():
         issue_client_cert(pki, "admin", ["system:masters"], pki.admin_cert, pki.admin_key)
+    if not pki.kubelet_client_cert.exists():
+        issue_client_cert(pki, KUBELET_CLIENT_USER, ["system:masters"], pki.kubelet_client_cert, pki.kubelet_client_key)
     return pki
+
+
+#: who the API server is when it calls a kubelet (kubeadm's name for the same certificate)
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
+
+
+def issue_serving_cert(pki: ClusterPKI, name: str, ips: list[str], dns: list[str], cert_path: Path,
+                       key_path: Path) -> None:
+    """A serving certificate signed by the cluster CA (a kubelet's, for its node addresses)."""
+    ca, ca_key = _load(pki)
+    key = _key()
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    _write_key(key_path, key)
+    _write_cert(cert_path, _issue(ca, ca_key, subject, key, server=True, sans=sans))

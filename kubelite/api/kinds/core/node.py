@@ -156,5 +156,5 @@ class NodeStrategy(Strategy):
 
 NODE = ResourceType(
     group="", version="v1", kind="Node", plural="nodes", singular="node", namespaced=False,
-    strategy=NodeStrategy(), schema="io.k8s.api.core.v1.Node", short_names=("no",), subresources=("status",),
+    strategy=NodeStrategy(), schema="io.k8s.api.core.v1.Node", short_names=("no",), subresources=("status", "proxy"),
 )

@@ -526,5 +526,6 @@ class PodStrategy(Strategy):
 POD = ResourceType(
     group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
     strategy=PodStrategy(), schema="io.k8s.api.core.v1.Pod", short_names=("po",), categories=("all",),
-    subresources=("status", "binding", "log", "exec", "portforward", "eviction", "resize"),
+    subresources=("status", "binding", "log", "exec", "attach", "portforward", "eviction", "resize",
+                  "ephemeralcontainers"),
 )
