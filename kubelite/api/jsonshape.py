@@ -124,7 +124,7 @@ _GO_SOURCES = {
     "kubernetes+api": ("api", [
         "core/v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "networking/v1",
         "discovery/v1", "coordination/v1", "events/v1", "rbac/v1", "storage/v1", "policy/v1",
-        "scheduling/v1", "authorization/v1", "authentication/v1",
+        "scheduling/v1", "authorization/v1", "authentication/v1", "certificates/v1",
     ]),
     "kubernetes+apimachinery": ("apimachinery", [
         "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource",

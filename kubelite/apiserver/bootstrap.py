@@ -1,5 +1,6 @@
 """What a fresh cluster holds before anyone writes: the system namespaces, the ``kubernetes``
-Service, the cluster-admin role bound to system:masters, and the system priority classes.
+Service, the cluster-admin role bound to system:masters, the system priority classes, and the
+roles that let nodes join (``node_join_policy``).
 Idempotent: runs on every start and only creates what is missing."""
 from __future__ import annotations
 
@@ -58,3 +59,66 @@ async def bootstrap(server: "ApiServer") -> None:
     })
     for pc in system_priority_class_objects():
         await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", pc)
+    for plural, obj in node_join_policy():
+        await _ensure(server, "rbac.authorization.k8s.io", "v1", plural, obj)
+
+
+def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": groups, "resources": resources, "verbs": verbs}
+
+
+def _cluster_role(name: str, rules: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    return "clusterroles", {"metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                            "rules": rules}
+
+
+def _group_binding(name: str, role: str, group: str) -> tuple[str, dict[str, Any]]:
+    return "clusterrolebindings", {
+        "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}
+
+
+def node_join_policy() -> list[tuple[str, dict[str, Any]]]:
+    """What joining and running a node needs (kube's bootstrap roles, bound as kubeadm binds them):
+
+    * bootstrap tokens (group system:bootstrappers) may create CSRs and read them back
+      (``system:node-bootstrapper``) and have their node-client CSRs auto-approved
+      (``...:nodeclient``); nodes (group system:nodes) have renewals auto-approved
+      (``...:selfnodeclient``);
+    * nodes get kube's ``system:node`` role through RBAC: kubelite has no Node authorizer, so
+      this is the pre-1.8 Kubernetes arrangement (every node may act on every node's objects).
+    """
+    csr = "certificatesigningrequests"
+    certs = "certificates.k8s.io"
+    return [
+        _cluster_role("system:node-bootstrapper", [_rule([certs], [csr], ["create", "get", "list", "watch"])]),
+        _group_binding("kubelite:kubelet-bootstrap", "system:node-bootstrapper", "system:bootstrappers"),
+        _cluster_role(f"system:{certs}:{csr}:nodeclient", [_rule([certs], [f"{csr}/nodeclient"], ["create"])]),
+        _group_binding("kubelite:node-autoapprove-bootstrap", f"system:{certs}:{csr}:nodeclient", "system:bootstrappers"),
+        _cluster_role(f"system:{certs}:{csr}:selfnodeclient", [_rule([certs], [f"{csr}/selfnodeclient"], ["create"])]),
+        _group_binding("kubelite:node-autoapprove-certificate-rotation", f"system:{certs}:{csr}:selfnodeclient",
+                       "system:nodes"),
+        _cluster_role("system:node", [
+            _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+            _rule(["authorization.k8s.io"], ["localsubjectaccessreviews", "subjectaccessreviews"], ["create"]),
+            _rule([""], ["services"], ["get", "list", "watch"]),
+            _rule([""], ["nodes"], ["create", "get", "list", "watch", "delete", "patch", "update"]),
+            _rule([""], ["nodes/status"], ["patch", "update"]),
+            _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
+            _rule([""], ["pods"], ["get", "list", "watch", "create", "delete"]),
+            _rule([""], ["pods/status"], ["patch", "update"]),
+            _rule([""], ["pods/eviction"], ["create"]),
+            _rule([""], ["configmaps", "secrets"], ["get", "list", "watch"]),
+            _rule([""], ["persistentvolumeclaims", "persistentvolumes"], ["get"]),
+            _rule([""], ["endpoints"], ["get"]),
+            _rule([certs], [csr], ["create", "get", "list", "watch"]),
+            _rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update", "patch", "delete"]),
+            _rule(["storage.k8s.io"], ["volumeattachments", "csidrivers"], ["get", "list", "watch"]),
+            _rule([""], ["serviceaccounts/token"], ["create"]),
+            _rule([""], ["persistentvolumeclaims/status"], ["get", "update", "patch"]),
+            _rule(["node.k8s.io"], ["runtimeclasses"], ["get", "list", "watch"]),
+            _rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
+        ]),
+        _group_binding("kubelite:nodes", "system:node", "system:nodes"),
+    ]

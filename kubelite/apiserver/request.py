@@ -7,6 +7,7 @@ controllers, simulated nodes) go through exactly the same code as kubectl -- min
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
@@ -37,6 +38,10 @@ class UserInfo:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 LOOPBACK_MASTER = UserInfo("system:apiserver", ("system:masters", "system:authenticated"))
+
+#: who sent the resource request being served, for the write path's admission hooks (the
+#: request context kube-apiserver hands its strategies: a CSR records its requestor)
+REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("kubelite_request_user", default=None)
 
 
 @dataclass(slots=True)

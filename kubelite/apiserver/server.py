@@ -18,13 +18,13 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, authz, crds, reviews, serviceaccounts, subresources
+from kubelite.apiserver import admission, authz, bootstraptokens, certificates, crds, reviews, serviceaccounts, subresources
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.openapi import OpenAPIBuilder
-from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.request import REQUEST_USER, ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Store, now_utc
 from kubelite.apiserver.watch import WatchHub
@@ -34,7 +34,7 @@ from kubelite.storage import Storage
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/cacerts"})
 
 
 def version_info() -> dict[str, str]:
@@ -71,6 +71,9 @@ class ApiServer:
         self.crds = crds.CRDServer(self)
         reviews.install(self)
         subresources.install(self)
+        certificates.install(self)
+        #: the cluster CA bundle (PEM) served at /cacerts; set by ``kubelite server``
+        self.cacerts: bytes | None = None
         #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
         #: answers from them and the HTTPS front end authenticates with the same list
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
@@ -79,6 +82,7 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+        bootstraptokens.install(self)
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
@@ -182,6 +186,12 @@ class ApiServer:
     def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
             return json_response(version_info())
+        if path == "/cacerts":
+            # k3s' bootstrap endpoint: a joining agent fetches the CA unauthenticated and pins it
+            # against the hash in its join token before it sends the token (certificates.py)
+            if self.cacerts is None:
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+            return ApiResponse(200, self.cacerts, "text/plain")
         if path == "/readyz" and not self.ready.is_set():
             return ApiResponse(500, b"[-]kubelite-ready failed: not ready yet\nreadyz check failed", "text/plain")
         if req.query.get("verbose") is not None:
@@ -219,7 +229,11 @@ class ApiServer:
     async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
-        return await self.resources.handle(req, t)
+        token = REQUEST_USER.set(req.user)
+        try:
+            return await self.resources.handle(req, t)
+        finally:
+            REQUEST_USER.reset(token)
 
 
 def _header(req: ApiRequest, name: str) -> str:
