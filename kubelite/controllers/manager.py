@@ -60,6 +60,8 @@ DISCOVERED_MODULES: tuple[str, ...] = (
     "kubelite.controllers.nodelifecycle",
     "kubelite.controllers.ttlafterfinished",
     "kubelite.controllers.disruption",
+    "kubelite.controllers.csrsigning",
+    "kubelite.controllers.csrapproving",
 )
 
 
