@@ -236,6 +236,10 @@ class CSRSigningController(Controller):
         if problem or req is None:
             status.setdefault("conditions", []).append({
                 "type": csrkind.FAILED, "status": "True", "reason": "SignerValidationFailure", "message": problem})
+        elif ca[0].not_valid_after_utc <= self.clock.wall():
+            status.setdefault("conditions", []).append({
+                "type": csrkind.FAILED, "status": "True", "reason": "SignerValidationFailure",
+                "message": f"the signer has expired: NotAfter={ca[0].not_valid_after_utc.isoformat()}"})
         else:
             pem = issue_certificate(req, usages, ca[0], ca[1], self.clock.wall(), validity_seconds(csr, self.max_seconds))
             status["certificate"] = base64.b64encode(pem).decode()

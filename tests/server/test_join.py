@@ -1,0 +1,123 @@
+"""The join token (format, CA hash, file) and the pure parts of the TLS bootstrap: the node's
+CSR and the reuse/renew decision for stored certificates."""
+from __future__ import annotations
+
+import datetime as dt
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from kubelite.api.kinds.certificates.certificatesigningrequest import parse_request
+from kubelite.controllers.csrsigning import (issue_certificate, kubelet_client_problem,
+                                             kubelet_serving_problem, san_values)
+from kubelite.server import jointoken
+from kubelite.server.join import build_csr, certificate_problem, key_pem, new_key
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def make_ca(cn: str = "kubelite-ca") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+# -- the token ------------------------------------------------------------------------------------
+
+def test_token_format_round_trip_and_hash() -> None:
+    ca, _ = make_ca()
+    t = jointoken.generate(pem(ca))
+    text = str(t)
+    assert text.startswith("K10") and "::server:" in text
+    assert jointoken.parse(text) == t
+    assert t.ca_hash == jointoken.ca_hash(pem(ca)) and len(t.ca_hash) == 64
+    assert len(t.token_id) == 6 and len(t.secret) == 16 and t.bearer == f"{t.token_id}.{t.secret}"
+    assert t.matches_ca(pem(ca))
+    other, _ = make_ca("another")
+    assert not t.matches_ca(pem(other))
+
+
+@pytest.mark.parametrize("text", [
+    "", "abcdef.0123456789abcdef", "K10abc::server:abcdef.0123456789abcdef",
+    "K10" + "0" * 64 + "::server:ABCDEF.0123456789abcdef", "K10" + "0" * 64 + "::server:abcdef.short",
+])
+def test_bad_tokens_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid join token"):
+        jointoken.parse(text)
+
+
+def test_token_file_is_private_kept_and_remade_for_a_new_ca(tmp_path: Path) -> None:
+    ca, _ = make_ca()
+    first = jointoken._load_or_create(tmp_path / "node-token", pem(ca))
+    path = tmp_path / "node-token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip() == str(first)
+    assert jointoken._load_or_create(path, pem(ca)) == first  # restarts keep the token
+    new_ca, _ = make_ca("rotated")
+    remade = jointoken._load_or_create(path, pem(new_ca))
+    assert remade != first and remade.matches_ca(pem(new_ca))
+
+
+# -- the node's requests -------------------------------------------------------------------------
+
+def test_client_csr_is_a_kubelet_client_request() -> None:
+    key = new_key()
+    req = parse_request(build_csr(key, "n2").public_bytes(serialization.Encoding.PEM))
+    assert req.subject.rfc4514_string() == "CN=system:node:n2,O=system:nodes"
+    assert kubelet_client_problem(req, ["digital signature", "client auth"]) == ""
+    assert "usages" in kubelet_client_problem(req, ["server auth"])
+
+
+def test_serving_csr_carries_the_node_names() -> None:
+    req = build_csr(new_key(), "n2", dns=["n2"], ips=["10.0.0.7"])
+    assert san_values(req) == {"dns": ["n2"], "ip": ["10.0.0.7"], "email": [], "uri": []}
+    assert kubelet_serving_problem(req, ["digital signature", "server auth"]) == ""
+    assert kubelet_client_problem(req, ["client auth"]) == "DNS names are not allowed"
+    assert "at least one" in kubelet_serving_problem(build_csr(new_key(), "n2"), ["server auth"])
+
+
+# -- reuse or renew ------------------------------------------------------------------------------
+
+def _issued(ca, ca_key, key, node="n2", seconds=3600, now=NOW, **sans) -> bytes:  # noqa: ANN001
+    return issue_certificate(build_csr(key, node, **sans), ["digital signature", "client auth"], ca, ca_key, now, seconds)
+
+
+def test_certificate_reuse_and_renewal() -> None:
+    ca, ca_key = make_ca()
+    key = new_key()
+    cert = _issued(ca, ca_key, key, seconds=10_000)
+    check = lambda now, **kw: certificate_problem(cert, key_pem(key), pem(ca), now,  # noqa: E731
+                                                  common_name=kw.pop("cn", "system:node:n2"), **kw)
+    assert check(NOW) == ""
+    # lifetime is 5 min backdate + 10,000 s; the last 20 % (2060 s) asks for renewal
+    assert check(NOW + dt.timedelta(seconds=7_900)) == ""
+    assert check(NOW + dt.timedelta(seconds=8_000)) == "renew"
+    assert check(NOW + dt.timedelta(seconds=10_001)) == "expired"
+    assert "another name" in check(NOW, cn="system:node:n3")
+    other_ca, _ = make_ca("other")
+    assert certificate_problem(cert, key_pem(key), pem(other_ca), NOW, common_name="system:node:n2") == \
+        "not issued by the cluster CA"
+    assert certificate_problem(cert, key_pem(new_key()), pem(ca), NOW, common_name="system:node:n2") == \
+        "the key does not match the certificate"
+    assert certificate_problem(b"", b"", pem(ca), NOW, common_name="system:node:n2").startswith("unreadable")
+
+
+def test_serving_certificate_must_cover_the_wanted_names() -> None:
+    ca, ca_key = make_ca()
+    key = new_key()
+    cert = _issued(ca, ca_key, key, dns=["n2"], ips=["10.0.0.7"])
+    ok = certificate_problem(cert, key_pem(key), pem(ca), NOW, common_name="system:node:n2", dns=["n2"], ips=["10.0.0.7"])
+    moved = certificate_problem(cert, key_pem(key), pem(ca), NOW, common_name="system:node:n2", dns=["n2"], ips=["10.0.0.8"])
+    assert (ok, moved) == ("", "its names differ from the node's")
