@@ -85,9 +85,8 @@ def node_join_policy() -> list[tuple[str, dict[str, Any]]]:
     * bootstrap tokens (group system:bootstrappers) may create CSRs and read them back
       (``system:node-bootstrapper``) and have their node-client CSRs auto-approved
       (``...:nodeclient``); nodes (group system:nodes) have renewals auto-approved
-      (``...:selfnodeclient``);
-    * nodes get kube's ``system:node`` role through RBAC: kubelite has no Node authorizer, so
-      this is the pre-1.8 Kubernetes arrangement (every node may act on every node's objects).
+      (``...:selfnodeclient``) and may create and read CSRs (``kubelite:node-certificates``);
+      what else a node may do is the ``system:node`` role's business.
     """
     csr = "certificatesigningrequests"
     certs = "certificates.k8s.io"
@@ -99,26 +98,8 @@ def node_join_policy() -> list[tuple[str, dict[str, Any]]]:
         _cluster_role(f"system:{certs}:{csr}:selfnodeclient", [_rule([certs], [f"{csr}/selfnodeclient"], ["create"])]),
         _group_binding("kubelite:node-autoapprove-certificate-rotation", f"system:{certs}:{csr}:selfnodeclient",
                        "system:nodes"),
-        _cluster_role("system:node", [
-            _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
-            _rule(["authorization.k8s.io"], ["localsubjectaccessreviews", "subjectaccessreviews"], ["create"]),
-            _rule([""], ["services"], ["get", "list", "watch"]),
-            _rule([""], ["nodes"], ["create", "get", "list", "watch", "delete", "patch", "update"]),
-            _rule([""], ["nodes/status"], ["patch", "update"]),
-            _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
-            _rule([""], ["pods"], ["get", "list", "watch", "create", "delete"]),
-            _rule([""], ["pods/status"], ["patch", "update"]),
-            _rule([""], ["pods/eviction"], ["create"]),
-            _rule([""], ["configmaps", "secrets"], ["get", "list", "watch"]),
-            _rule([""], ["persistentvolumeclaims", "persistentvolumes"], ["get"]),
-            _rule([""], ["endpoints"], ["get"]),
-            _rule([certs], [csr], ["create", "get", "list", "watch"]),
-            _rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update", "patch", "delete"]),
-            _rule(["storage.k8s.io"], ["volumeattachments", "csidrivers"], ["get", "list", "watch"]),
-            _rule([""], ["serviceaccounts/token"], ["create"]),
-            _rule([""], ["persistentvolumeclaims/status"], ["get", "update", "patch"]),
-            _rule(["node.k8s.io"], ["runtimeclasses"], ["get", "list", "watch"]),
-            _rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
-        ]),
-        _group_binding("kubelite:nodes", "system:node", "system:nodes"),
+        # a node renews its client certificate and gets its serving certificate through CSRs,
+        # whatever else its role grants
+        _cluster_role("kubelite:node-certificates", [_rule([certs], [csr], ["create", "get", "list", "watch"])]),
+        _group_binding("kubelite:node-certificates", "kubelite:node-certificates", "system:nodes"),
     ]

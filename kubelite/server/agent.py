@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 import signal
@@ -71,6 +72,8 @@ async def run_agent_command(opts: AgentOptions, *, stop: asyncio.Event | None = 
     cfg = AgentConfig(node_name=opts.node_name, root_dir=opts.root_dir, node_ip=node_ip,
                       kubelet_port=opts.kubelet_port, serving_cert=identity.serving_cert,
                       serving_key=identity.serving_key, client_ca=identity.ca)
+    if "api_server_url" in {f.name for f in dataclasses.fields(AgentConfig)}:
+        cfg.api_server_url = opts.server  # type: ignore[attr-defined] # where pods reach the API
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

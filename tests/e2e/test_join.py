@@ -4,6 +4,7 @@ and ``kubelite agent`` exchanging the token for its node identity, reusing it on
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import stat
@@ -108,11 +109,29 @@ def test_join_token_is_a_bootstrap_token(cluster: Cluster) -> None:
 
 def _agent(cluster: Cluster, data_dir: Path, *args: str, token: str | None = None,
            timeout: float = 90) -> subprocess.CompletedProcess:
+    """``kubelite agent`` for a join that is expected to fail (or to stop for lack of a node agent)."""
     token = token if token is not None else (cluster.data_dir / "node-token").read_text().strip()
     cmd = [sys.executable, "-m", "kubelite.cli.main", "agent", "--server", cluster.url, "--token", token,
-           "--node-name", "n2", "--data-dir", str(data_dir), "--node-ip", "127.0.0.1",
-           "--kubelet-port", "10259", *args]
+           "--node-name", "n2", "--data-dir", str(data_dir), "--node-ip", "127.0.0.1", "--kubelet-port", "10259", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _join(cluster: Cluster, data_dir: Path, log: Path) -> str:
+    """Start ``kubelite agent`` (server and token from the environment, as KUBELITE_URL and
+    KUBELITE_TOKEN), wait until it has its identity, stop it; return its output."""
+    env = {**os.environ, "KUBELITE_URL": cluster.url,
+           "KUBELITE_TOKEN": (cluster.data_dir / "node-token").read_text().strip()}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "agent", "--node-name", "n2",
+                                 "--data-dir", str(data_dir), "--node-ip", "127.0.0.1", "--kubelet-port", "10259"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            cluster.wait_for(lambda: proc.poll() is not None or "joined" in log.read_text(), timeout=60,
+                             what="kubelite agent to join")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    return log.read_text()
 
 
 def _agent_available() -> bool:
@@ -126,14 +145,30 @@ def _node_csrs(cluster: Cluster) -> list[dict]:
             and c["spec"].get("username", "").startswith(("system:bootstrap:", "system:node:n2"))]
 
 
-@pytest.mark.skipif(_agent_available(), reason="the node agent is present: test_agent_runs_the_node covers joining")
-def test_agent_obtains_its_identity(cluster: Cluster, tmp_path: Path) -> None:
-    first = _agent(cluster, tmp_path / "n2")
-    # without the node agent in this build the command stops after the identity, with one line
-    assert first.returncode == 1, first.stderr
-    lines = [ln for ln in first.stderr.splitlines() if ln.strip()]
-    assert lines[0].startswith("node n2 joined") and "new client certificate, new serving certificate" in lines[0]
-    assert lines[1].startswith("error: the node agent is not available") and len(lines) == 2
+def _age_client_certificate(cluster: Cluster, agent_dir: Path) -> None:
+    """Re-issue the node's client certificate (same key, same CA) so that only 10 of its 105
+    minutes are left: below the 20 % at which the agent renews."""
+    from cryptography.hazmat.primitives import serialization
+
+    from kubelite.controllers.csrsigning import issue_certificate
+    from kubelite.server.join import build_csr
+    tls = cluster.data_dir / "tls"
+    ca = x509.load_pem_x509_certificate((tls / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((tls / "ca.key").read_bytes(), None)
+    key = serialization.load_pem_private_key((agent_dir / "client-kubelet.key").read_bytes(), None)
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=90)
+    pem = issue_certificate(build_csr(key, "n2"), ["digital signature", "client auth"], ca, ca_key, start, 100 * 60)
+    (agent_dir / "client-kubelet.crt").write_bytes(pem)
+
+
+def test_agent_obtains_reuses_and_renews_its_identity(cluster: Cluster, tmp_path: Path) -> None:
+    before = {c["metadata"]["name"] for c in _node_csrs(cluster)}
+    out = _join(cluster, tmp_path / "n2", tmp_path / "first.log")
+    assert "node n2 joined" in out and "new client certificate, new serving certificate" in out, out
+    if not _agent_available():
+        # without the node agent in this build the command stops after the identity, with one line
+        assert "error: the node agent is not available in this build" in out
+        assert "Traceback" not in out
     agent_dir = tmp_path / "n2" / "agent"
     assert stat.S_IMODE(agent_dir.stat().st_mode) == 0o700
     for name in ("server-ca.crt", "client-kubelet.crt", "client-kubelet.key", "serving-kubelet.crt",
@@ -141,47 +176,55 @@ def test_agent_obtains_its_identity(cluster: Cluster, tmp_path: Path) -> None:
         assert stat.S_IMODE((agent_dir / name).stat().st_mode) == 0o600, name
     cert = x509.load_pem_x509_certificate((agent_dir / "client-kubelet.crt").read_bytes())
     assert cert.subject.rfc4514_string() == "CN=system:node:n2,O=system:nodes"
+    serving = x509.load_pem_x509_certificate((agent_dir / "serving-kubelet.crt").read_bytes())
+    sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["n2"]
+    assert [str(i) for i in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     csrs = _node_csrs(cluster)
-    assert sorted(c["spec"]["signerName"] for c in csrs) == [
-        "kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving"]
+    new = sorted((c["spec"]["signerName"], c["spec"]["username"].split(":")[1]) for c in csrs
+                 if c["metadata"]["name"] not in before)
+    assert new == [("kubernetes.io/kube-apiserver-client-kubelet", "bootstrap"), ("kubernetes.io/kubelet-serving", "node")]
     # the node's kubeconfig works, as the node
     env = {**cluster.env(), "KUBECONFIG": str(agent_dir / "kubelet.kubeconfig")}
     who = subprocess.run([KUBECTL, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert who.stdout == "system:node:n2", who.stderr
+
     # a second start reuses both certificates: no new CSR
-    second = _agent(cluster, tmp_path / "n2")
-    assert "reused client certificate, reused serving certificate" in second.stderr
+    out = _join(cluster, tmp_path / "n2", tmp_path / "second.log")
+    assert "reused client certificate, reused serving certificate" in out, out
     assert len(_node_csrs(cluster)) == len(csrs)
+
+    # a client certificate in the last 20 % of its life is renewed by the node itself
+    _age_client_certificate(cluster, agent_dir)
+    out = _join(cluster, tmp_path / "n2", tmp_path / "third.log")
+    assert "renewed client certificate, reused serving certificate" in out, out
+    (renewal,) = [c for c in _node_csrs(cluster) if c["metadata"]["name"] not in {x["metadata"]["name"] for x in csrs}]
+    assert renewal["spec"]["username"] == "system:node:n2"
+    assert [c["message"] for c in renewal["status"]["conditions"] if c["type"] == "Approved"] == [
+        "Auto approving self kubelet client certificate after SubjectAccessReview."]
+    renewed = x509.load_pem_x509_certificate((agent_dir / "client-kubelet.crt").read_bytes())
+    assert renewed.not_valid_after_utc - dt.datetime.now(dt.timezone.utc) > dt.timedelta(days=300)
 
 
 @pytest.mark.skipif(not _agent_available(), reason="kubelite.kubelet.agent is not on this branch yet")
 def test_agent_runs_the_node(cluster: Cluster, tmp_path: Path) -> None:
-    log = open(tmp_path / "agent.log", "wb")
     token = (cluster.data_dir / "node-token").read_text().strip()
     cmd = [sys.executable, "-m", "kubelite.cli.main", "agent", "--server", cluster.url, "--token", token,
-           "--node-name", "n2", "--data-dir", str(tmp_path / "n2"), "--node-ip", "127.0.0.1", "--kubelet-port", "10259"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "agent.log").read_text()[-3000:])
-            nodes = {n["metadata"]["name"]: n for n in cluster.json("get", "nodes")["items"]}
-            return "n2" in nodes and node_ready(nodes["n2"]) == "True"
+           "--node-name", "n3", "--data-dir", str(tmp_path / "n3"), "--node-ip", "127.0.0.1", "--kubelet-port", "10258"]
+    with open(tmp_path / "agent.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def ready() -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError((tmp_path / "agent.log").read_text()[-3000:])
+                nodes = {n["metadata"]["name"]: n for n in cluster.json("get", "nodes")["items"]}
+                return "n3" in nodes and node_ready(nodes["n3"]) == "True"
 
-        cluster.wait_for(ready, timeout=60, what="node n2 Ready")
-        count = len(_node_csrs(cluster))
-    finally:
-        proc.terminate()
-        proc.wait(20)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        cluster.wait_for(lambda: "reused client certificate" in (tmp_path / "agent.log").read_text(), timeout=30,
-                         what="second start")
-        assert len(_node_csrs(cluster)) == count
-    finally:
-        proc.terminate()
-        proc.wait(20)
+            cluster.wait_for(ready, timeout=60, what="node n3 Ready")
+        finally:
+            proc.terminate()
+            proc.wait(20)
 
 
 def test_agent_errors_are_one_line(cluster: Cluster, tmp_path: Path) -> None:
