@@ -134,3 +134,22 @@ async def test_cacerts_is_public(tmp_path: Path) -> None:
         api.cacerts = b"-----BEGIN CERTIFICATE-----\n"
         resp = await api.handle(req)
         assert (resp.status, resp.body, resp.content_type) == (200, api.cacerts, "text/plain")
+
+
+async def test_approval_subresource_get_patch_and_conflicts(tmp_path: Path) -> None:
+    async with api_client(tmp_path) as (_, admin):
+        created = await admin.create(CSR, body())
+        assert (await admin.get(CSR, "a", subresource="approval"))["metadata"]["uid"] == created["metadata"]["uid"]
+        denied = await admin.patch(CSR, "a", {"status": {"conditions": [
+            {"type": "Denied", "status": "True", "reason": "No", "message": "not you"}]}, "spec": {"usages": ["any"]}},
+            subresource="approval")
+        assert csrkind.is_denied(denied) and denied["spec"]["usages"] == ["client auth"]
+        stale = dict(created, status={"conditions": [{"type": "Approved", "status": "True"}]})
+        with pytest.raises(ApiError) as e:
+            await admin.update(CSR, stale, subresource="approval")
+        assert e.value.code == 409
+        fresh = await admin.get(CSR, "a")
+        fresh["status"]["conditions"].append({"type": "Approved", "status": "True", "reason": "R", "message": "m"})
+        with pytest.raises(ApiError) as e:
+            await admin.update(CSR, fresh, subresource="approval")
+        assert e.value.code == 422 and "Approved and Denied conditions are mutually exclusive" in e.value.message
