@@ -23,7 +23,7 @@ from kubelite.api.registry import ResourceType, format_time
 from kubelite.apiserver import codec
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.handlers import Target, dry_run
-from kubelite.apiserver.request import REQUEST_USER, ApiRequest, ApiResponse, UserInfo
+from kubelite.apiserver.request import CURRENT_USER, ApiRequest, ApiResponse, UserInfo
 from kubelite.machinery import errors
 from kubelite.machinery.patch import json_patch, merge_patch, strategic_merge
 
@@ -58,7 +58,7 @@ class CSRAdmission:
     async def __call__(self, rt: ResourceType, obj: Obj, old: Obj | None, *, dry_run: bool) -> None:
         if rt.group != GROUP or rt.plural != PLURAL:
             return
-        user = REQUEST_USER.get()
+        user = CURRENT_USER.get()
         spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else None
         name = (obj.get("metadata") or {}).get("name", "")
         if old is None:

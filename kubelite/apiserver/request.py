@@ -39,9 +39,10 @@ class UserInfo:
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 LOOPBACK_MASTER = UserInfo("system:apiserver", ("system:masters", "system:authenticated"))
 
-#: who sent the resource request being served, for the write path's admission hooks (the
-#: request context kube-apiserver hands its strategies: a CSR records its requestor)
-REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("kubelite_request_user", default=None)
+#: the user of the request being served (kube's request context): set by the server for each
+#: resource request so write-path hooks (RBAC escalation checks) can judge the caller; unset
+#: for the server's own writes (bootstrap), which are trusted
+CURRENT_USER: ContextVar[UserInfo | None] = ContextVar("kubelite_current_user", default=None)
 
 
 @dataclass(slots=True)
