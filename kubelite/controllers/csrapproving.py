@@ -10,7 +10,9 @@ Requests it approves (anything else waits for ``kubectl certificate approve``):
   named in the CN, ``.../selfnodeclient`` (a renewal);
 * ``kubernetes.io/kubelet-serving`` requests from a node for itself (requestor = CN =
   ``system:node:<name>``, in group ``system:nodes``) whose DNS SANs are the node's name (or
-  DNS addresses its Node reports) and whose IP SANs are no other Node's address. Kubernetes
+  DNS addresses its Node reports) and whose IP SANs are no other Node's address (loopback
+  excepted: agents sharing one machine all report 127.0.0.1, and nobody dials another machine's
+  loopback). Kubernetes
   leaves these to an external approver; kubelite approves them the way k3s signs its agents'
   serving certificates, because its own agents need them to serve logs and exec.
 
@@ -19,6 +21,7 @@ It never denies: a request it does not recognise is left alone. Keys are CSR nam
 from __future__ import annotations
 
 import copy
+import ipaddress
 import logging
 from typing import Any
 
@@ -39,7 +42,7 @@ _DNS_ADDRESS_TYPES = ("Hostname", "InternalDNS", "ExternalDNS")
 
 def serving_sans_problem(node_name: str, dns: list[str], ips: list[str], nodes: list[Obj]) -> str:
     """Whether a node may have a serving certificate for these names ("" = yes): DNS names are
-    its own name or DNS addresses of its Node; no IP belongs to another Node."""
+    its own name or DNS addresses of its Node; no IP but loopback belongs to another Node."""
     own = next((n for n in nodes if (n.get("metadata") or {}).get("name") == node_name), None)
     allowed_dns = {node_name}
     for a in ((own or {}).get("status") or {}).get("addresses") or []:
@@ -53,7 +56,7 @@ def serving_sans_problem(node_name: str, dns: list[str], ips: list[str], nodes: 
         if name == node_name:
             continue
         theirs = {a.get("address") for a in (n.get("status") or {}).get("addresses") or []}
-        taken = sorted(set(ips) & theirs)
+        taken = sorted(ip for ip in set(ips) & theirs if not ipaddress.ip_address(ip).is_loopback)
         if taken:
             return f"IP addresses {taken} belong to node {name}"
     return ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from kubelite.client import CERTIFICATESIGNINGREQUESTS, ApiError, Client, HTTPTr
 from kubelite.server.jointoken import JoinToken
 from kubelite.server.kubeconfig import write_client_kubeconfig
 
+log = logging.getLogger("kubelite.agent")
 NODE_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 RENEW_FRACTION = 0.2
@@ -227,7 +229,9 @@ async def request_certificate(client: Client, csr: x509.CertificateSigningReques
         raise _api_error(e, server, f"creating a certificate signing request for {signer}") from None
     name = created["metadata"]["name"]
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    started = loop.time()
+    deadline = started + timeout
+    warned = False
     current = created
     while True:
         if csrkind.is_denied(current):
@@ -239,6 +243,10 @@ async def request_certificate(client: Client, csr: x509.CertificateSigningReques
         pem = csrkind.certificate_pem(current)
         if pem:
             return pem
+        if not warned and loop.time() > started + 10:
+            warned = True
+            log.warning("certificate signing request %s is not approved yet (approve it with: "
+                        "kubectl certificate approve %s)", name, name)
         if loop.time() > deadline:
             raise JoinError(f"certificate signing request {name} was not answered within {timeout:.0f}s "
                             f"(approve it with: kubectl certificate approve {name})")

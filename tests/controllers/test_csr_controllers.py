@@ -89,6 +89,9 @@ def test_serving_sans_rule() -> None:
     assert serving_sans_problem("n3", ["n3"], ["10.0.0.3"], nodes) == ""  # not registered yet
     assert serving_sans_problem("n2", ["n1"], [], nodes) == "DNS names ['n1'] are not names of node n2"
     assert serving_sans_problem("n2", ["n2"], ["10.0.0.1"], nodes) == "IP addresses ['10.0.0.1'] belong to node n1"
+    # agents sharing a machine all report loopback: that is nobody's to take
+    nodes.append(_node("n0", ("InternalIP", "127.0.0.1")))
+    assert serving_sans_problem("n2", ["n2"], ["127.0.0.1"], nodes) == ""
 
 
 def _csr_body(req: x509.CertificateSigningRequest, signer: str, usages: list[str], prefix: str = "csr-") -> dict:
