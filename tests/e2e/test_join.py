@@ -222,6 +222,15 @@ def test_agent_runs_the_node(cluster: Cluster, tmp_path: Path) -> None:
                 return "n3" in nodes and node_ready(nodes["n3"]) == "True"
 
             cluster.wait_for(ready, timeout=60, what="node n3 Ready")
+            # the joined node runs the pods scheduled onto it
+            pod = "on-n3-" + uuid.uuid4().hex[:6]
+            cluster.kubectl("run", pod, "--image=busybox", "--restart=Never",
+                            '--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"n3"}}}',
+                            "--command", "--", "sleep", "300")
+            cluster.wait_for(lambda: cluster.json("get", "pod", pod)["status"].get("phase") == "Running",
+                             timeout=60, what=f"pod {pod} Running on n3")
+            assert cluster.json("get", "pod", pod)["spec"]["nodeName"] == "n3"
+            cluster.kubectl("delete", "pod", pod, "--grace-period=1", "--timeout=30s")  # before the agent stops
         finally:
             proc.terminate()
             proc.wait(20)
