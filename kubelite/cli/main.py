@@ -87,6 +87,8 @@ def agent(server: str | None, token: str | None, token_file: Path | None, node_n
     """Join a cluster and run a node agent on this machine."""
     import socket
 
+    from rich.markup import escape
+
     from kubelite.server.agent import AgentOptions, run_agent_command
     from kubelite.server.join import JoinError
 
@@ -102,15 +104,16 @@ def agent(server: str | None, token: str | None, token_file: Path | None, node_n
                         data_dir=data_dir or default_data_dir(), node_ip=node_ip, kubelet_port=kubelet_port)
 
     def joined(done: list[str]) -> None:
-        console.print(f"node {opts.node_name} joined {opts.server} ({', '.join(done)}; identity in {opts.root_dir})", soft_wrap=True)
+        console.print(escape(f"node {opts.node_name} joined {opts.server} ({', '.join(done)}; identity in "
+                             f"{opts.root_dir})"), soft_wrap=True)
 
     try:
         _run(run_agent_command(opts, on_identity=joined))
     except JoinError as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
         raise SystemExit(1) from None
     except Exception as e:  # noqa: BLE001 - one clear line, never a traceback
-        console.print(f"[red]error:[/red] {type(e).__name__}: {e}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(f'{type(e).__name__}: {e}')}", soft_wrap=True)
         raise SystemExit(1) from None
 
 

@@ -3,14 +3,16 @@
 First the node's identity (``kubelite.server.join``: join token → pinned CA → client and serving
 certificates in ``DATA_DIR/agent``), then the node agent itself,
 ``kubelite.kubelet.agent.run_agent(client, AgentConfig(...))``, talking to the API server over
-HTTPS as ``system:node:<name>`` -- exactly the code the server's embedded agent runs. SIGINT and
-SIGTERM stop it (pods keep running; a restarted agent re-adopts them).
+HTTPS as ``system:node:<name>`` -- exactly the code the server's embedded agent runs -- while the
+certificates are renewed in the background as they near their end. SIGINT and SIGTERM stop it
+(pods keep running; a restarted agent re-adopts them).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import importlib
 import logging
 import signal
@@ -18,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kubelite.api.validation import is_dns1123_subdomain
 from kubelite.client import Client, HTTPTransport
 from kubelite.server import jointoken
-from kubelite.server.join import Identity, JoinError, default_node_ip, ensure_identity
+from kubelite.server.join import Identity, JoinError, default_node_ip, ensure_identity, read_file, renewal_due
 
 log = logging.getLogger("kubelite.agent")
+RECHECK_SECONDS = 24 * 3600.0
+RETRY_SECONDS = 60.0
+MIN_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -52,6 +58,9 @@ def _node_agent() -> Callable:  # noqa: ANN401 - run_agent(client, cfg)
 async def run_agent_command(opts: AgentOptions, *, stop: asyncio.Event | None = None,
                             on_identity: Callable[[list[str]], None] | None = None) -> None:
     """Join (or rejoin) and run the node agent until ``stop`` or a signal. JoinError on failure."""
+    problems = is_dns1123_subdomain(opts.node_name)
+    if problems:
+        raise JoinError(f"invalid node name {opts.node_name!r}: {problems[0]}")
     token = None
     if opts.token:
         try:
@@ -79,16 +88,48 @@ async def run_agent_command(opts: AgentOptions, *, stop: asyncio.Event | None = 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    client = Client(HTTPTransport.from_kubeconfig(str(identity.kubeconfig), user_agent="kubelet"),
-                    field_manager="kubelet")
+    transport = HTTPTransport.from_kubeconfig(str(identity.kubeconfig), user_agent="kubelet")
+    client = Client(transport, field_manager="kubelet")
     task = asyncio.create_task(run_agent(client, cfg), name="node-agent")
+    rotation = asyncio.create_task(_rotate_certificates(identity, opts, token, node_ip, transport),
+                                   name="certificate-rotation")
     waiter = asyncio.create_task(stop.wait(), name="agent-stop")
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in (task, waiter):
+        for t in (task, rotation, waiter):
             t.cancel()
-        for t in (task, waiter):
+        for t in (rotation, waiter):
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        await client.close()
+        try:
+            await task  # the node agent's own failure is the command's
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await client.close()
+
+
+async def _rotate_certificates(identity: Identity, opts: AgentOptions, token: jointoken.JoinToken | None,
+                               node_ip: str, transport: HTTPTransport) -> None:
+    """The kubelet's certificate manager: renew the node's certificates when they enter the last
+    20 % of their life (checked at least daily), and present the new client certificate.
+    A renewed serving certificate is on disk for the streaming server's next start."""
+    while True:
+        dues = [renewal_due(await asyncio.to_thread(read_file, p)) for p in (identity.client_cert, identity.serving_cert)]
+        now = dt.datetime.now(dt.timezone.utc)
+        wait = min([(d - now).total_seconds() for d in dues if d is not None] or [RECHECK_SECONDS])
+        # at least a minute between rounds: a certificate capped by a CA about to expire is
+        # always "due", and must not turn into a CSR a second
+        await asyncio.sleep(min(max(wait, MIN_WAIT_SECONDS), RECHECK_SECONDS))
+        try:
+            done = await ensure_identity(identity, server=opts.server, token=token, node_name=opts.node_name,
+                                         node_ip=node_ip, timeout=opts.csr_timeout)
+        except JoinError as e:
+            log.warning("certificate rotation failed (retrying in %.0fs): %s", RETRY_SECONDS, e)
+            await asyncio.sleep(RETRY_SECONDS)
+            continue
+        if "renewed client certificate" in done or "new client certificate" in done:
+            transport.reload_client_certificate(str(identity.client_cert), str(identity.client_key))
+        if any(not d.startswith("reused") for d in done):
+            log.info("node certificates: %s", ", ".join(done))

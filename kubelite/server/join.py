@@ -147,6 +147,16 @@ def certificate_problem(cert_pem: bytes, key_pem_bytes: bytes, ca_pem: bytes, no
     return ""
 
 
+def renewal_due(cert_pem: bytes) -> dt.datetime | None:
+    """When a certificate enters the last 20 % of its life (None if it cannot be read)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return None
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return end - (end - start) * RENEW_FRACTION
+
+
 # -- I/O -------------------------------------------------------------------------------------------
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -157,7 +167,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read(path: Path) -> bytes:
+def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError:
@@ -264,18 +274,18 @@ async def ensure_identity(identity: Identity, *, server: str, token: JoinToken |
     await asyncio.to_thread(_prepare_dir, identity.dir)
     if token is not None:
         ca = await fetch_ca(server, token)
-        if await asyncio.to_thread(_read, identity.ca) != ca:
+        if await asyncio.to_thread(read_file, identity.ca) != ca:
             await asyncio.to_thread(_write_private, identity.ca, ca)
     else:
-        ca = await asyncio.to_thread(_read, identity.ca)
+        ca = await asyncio.to_thread(read_file, identity.ca)
         if not ca:
             raise JoinError("a join token is required to join (--token, --token-file or KUBELITE_TOKEN)")
     now = dt.datetime.now(dt.timezone.utc)
     done: list[str] = []
     cn = NODE_PREFIX + node_name
 
-    problem = certificate_problem(await asyncio.to_thread(_read, identity.client_cert),
-                                  await asyncio.to_thread(_read, identity.client_key), ca, now, common_name=cn)
+    problem = certificate_problem(await asyncio.to_thread(read_file, identity.client_cert),
+                                  await asyncio.to_thread(read_file, identity.client_key), ca, now, common_name=cn)
     if problem:
         key = new_key()
         if problem == "renew":
@@ -302,8 +312,8 @@ async def ensure_identity(identity: Identity, *, server: str, token: JoinToken |
                             cert_file=identity.client_cert, key_file=identity.client_key)
 
     dns, ips = [node_name], [node_ip]
-    problem = certificate_problem(await asyncio.to_thread(_read, identity.serving_cert),
-                                  await asyncio.to_thread(_read, identity.serving_key), ca, now,
+    problem = certificate_problem(await asyncio.to_thread(read_file, identity.serving_cert),
+                                  await asyncio.to_thread(read_file, identity.serving_key), ca, now,
                                   common_name=cn, dns=dns, ips=ips)
     if problem:
         key = new_key()

@@ -234,6 +234,9 @@ def test_agent_runs_the_node(cluster: Cluster, tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(20)
+            # pods outlive their agent by design: leave no sandbox behind (k3s' killall)
+            subprocess.run([sys.executable, "-m", "kubelite.cli.main", "killall", "--data-dir", str(tmp_path / "n3")],
+                           capture_output=True, timeout=60, check=False)
 
 
 def test_agent_errors_are_one_line(cluster: Cluster, tmp_path: Path) -> None:

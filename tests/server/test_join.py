@@ -121,3 +121,49 @@ def test_serving_certificate_must_cover_the_wanted_names() -> None:
     ok = certificate_problem(cert, key_pem(key), pem(ca), NOW, common_name="system:node:n2", dns=["n2"], ips=["10.0.0.7"])
     moved = certificate_problem(cert, key_pem(key), pem(ca), NOW, common_name="system:node:n2", dns=["n2"], ips=["10.0.0.8"])
     assert (ok, moved) == ("", "its names differ from the node's")
+
+
+def test_renewal_is_due_at_80_percent() -> None:
+    from kubelite.server.join import renewal_due
+    ca, ca_key = make_ca()
+    cert = _issued(ca, ca_key, new_key(), seconds=10_000)
+    # 5 min backdate + 10,000 s = 10,300 s of life; renew 2,060 s before the end
+    assert renewal_due(cert) == NOW + dt.timedelta(seconds=10_000 - 2_060)
+    assert renewal_due(b"junk") is None
+
+
+async def test_rotation_renews_when_due_and_reloads_the_client_certificate(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import asyncio
+
+    from kubelite.server import agent as agent_mod
+    from kubelite.server.join import Identity
+
+    ca, ca_key = make_ca()
+    identity = Identity(tmp_path)
+    key = new_key()
+    now = dt.datetime.now(dt.timezone.utc)
+    # due about 1.6 s from now: end = now + 77 s, life = 377 s, 20 % = 75.4 s
+    identity.client_cert.write_bytes(_issued(ca, ca_key, key, seconds=77, now=now))
+    calls: list[str] = []
+    reloaded = asyncio.Event()
+
+    async def fake_ensure(ident, **kw):  # noqa: ANN001, ANN003, ANN202
+        calls.append(kw["node_name"])
+        ident.client_cert.write_bytes(_issued(ca, ca_key, key, seconds=10_000, now=dt.datetime.now(dt.timezone.utc)))
+        return ["renewed client certificate", "reused serving certificate"]
+
+    class FakeTransport:
+        def reload_client_certificate(self, cert: str, key_file: str) -> None:
+            assert cert == str(identity.client_cert)
+            reloaded.set()
+
+    monkeypatch.setattr(agent_mod, "ensure_identity", fake_ensure)
+    monkeypatch.setattr(agent_mod, "MIN_WAIT_SECONDS", 0.1)
+    opts = agent_mod.AgentOptions(server="https://127.0.0.1:1", token=None, node_name="n2", data_dir=tmp_path)
+    task = asyncio.create_task(agent_mod._rotate_certificates(identity, opts, None, "127.0.0.1", FakeTransport()))
+    try:
+        await asyncio.wait_for(reloaded.wait(), 10)
+        await asyncio.sleep(0.3)
+        assert calls == ["n2"]  # renewed once; the fresh certificate is not due for hours
+    finally:
+        task.cancel()
