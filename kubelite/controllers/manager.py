@@ -63,6 +63,7 @@ DISCOVERED_MODULES: tuple[str, ...] = (
     "kubelite.controllers.clusterroleaggregation",
     "kubelite.controllers.csrsigning",
     "kubelite.controllers.csrapproving",
+    "kubelite.controllers.csrcleaner",
 )
 
 

@@ -5,6 +5,7 @@ an approval; a request that breaks its signer's rules fails)."""
 from __future__ import annotations
 
 import datetime as dt
+import base64
 from pathlib import Path
 
 from cryptography import x509
@@ -17,6 +18,7 @@ from kubelite.apiserver.local import LocalTransport
 from kubelite.apiserver.request import UserInfo
 from kubelite.client import CERTIFICATESIGNINGREQUESTS as CSR, NODES, Client
 from kubelite.controllers.csrapproving import CSRApprovingController, serving_sans_problem
+from kubelite.controllers.csrcleaner import CSRCleanerController, expired
 from kubelite.controllers.csrsigning import CSRSigningController, issue_certificate, signer_problem
 from kubelite.server.join import build_csr, new_key
 from tests.controllers.infra_harness import eventually, run_controllers
@@ -195,3 +197,39 @@ async def test_without_a_ca_nothing_is_signed(tmp_path: Path) -> None:
             await asyncio.sleep(0.3)
             obj = await admin.get(CSR, created["metadata"]["name"])
             assert not csrkind.certificate_pem(obj) and not csrkind.is_failed(obj)
+
+
+def _aged(created: str, *conditions: tuple[str, str], certificate: bytes = b"") -> dict:
+    obj = {"metadata": {"name": "x", "creationTimestamp": created},
+           "status": {"conditions": [{"type": t, "status": "True", "lastUpdateTime": at} for t, at in conditions]}}
+    if certificate:
+        obj["status"]["certificate"] = base64.b64encode(certificate).decode()
+    return obj
+
+
+def test_cleaner_lifetimes() -> None:
+    now = dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.timezone.utc)
+    assert not expired(_aged("2026-01-01T13:00:00Z"), now)  # pending 23 h
+    assert expired(_aged("2026-01-01T11:00:00Z"), now)  # pending 25 h
+    assert not expired(_aged("2026-01-01T00:00:00Z", ("Approved", "2026-01-02T11:30:00Z")), now)
+    assert expired(_aged("2026-01-02T10:00:00Z", ("Approved", "2026-01-02T10:30:00Z")), now)
+    assert expired(_aged("2026-01-02T10:00:00Z", ("Denied", "2026-01-02T10:59:00Z")), now)
+    assert not expired(_aged("2026-01-02T11:00:00Z", ("Failed", "2026-01-02T11:01:00Z")), now)
+    ca, ca_key = make_ca(start=now - dt.timedelta(days=2))
+    cert = issue_certificate(build_csr(new_key(), "n2"), ["client auth"], ca, ca_key, now - dt.timedelta(hours=3), 3600)
+    assert expired(_aged("2026-01-02T11:59:00Z", certificate=cert), now)  # its certificate ran out
+
+
+async def test_cleaner_deletes_old_requests(tmp_path: Path) -> None:
+    async with api_client(tmp_path) as (api, admin):
+        fresh = await admin.create(CSR, _csr_body(user_request(), csrkind.SIGNER_KUBE_APISERVER_CLIENT, ["client auth"]))
+        old = await admin.create(CSR, _csr_body(user_request(), csrkind.SIGNER_KUBE_APISERVER_CLIENT, ["client auth"]))
+        old["status"]["conditions"] = [{"type": "Denied", "status": "True", "reason": "No", "message": "no",
+                                        "lastUpdateTime": "2020-01-01T00:00:00Z"}]
+        await admin.update(CSR, old, subresource="approval")
+        async with run_controllers(admin, CSRCleanerController, options={"csr_cleaner_interval": 0.1}):
+            async def gone() -> bool:
+                names = {c["metadata"]["name"] for c in (await admin.list(CSR)).items}
+                return old["metadata"]["name"] not in names
+            await eventually(gone, what="the old denied CSR deleted")
+            assert await admin.get(CSR, fresh["metadata"]["name"])
