@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from cryptography.x509.oid import NameOID
+
 from kubelite.api.kinds.certificates import certificatesigningrequest as csrkind
 from kubelite.api.registry import ResourceType, format_time
 from kubelite.apiserver import codec
@@ -95,8 +97,6 @@ class CSRAdmission:
             req = csrkind.parse_request(csrkind.decode_bytes(spec.get("request")) or b"")
         except ValueError:
             return  # validation reports it
-        from cryptography.x509.oid import NameOID
-
         orgs = [a.value for a in req.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
         if "system:masters" in orgs:
             raise _forbidden(name, f"use of {csrkind.SIGNER_KUBE_APISERVER_CLIENT} signer with system:masters "

@@ -241,6 +241,11 @@ class CSRSigningController(Controller):
                 "type": csrkind.FAILED, "status": "True", "reason": "SignerValidationFailure",
                 "message": f"the signer has expired: NotAfter={ca[0].not_valid_after_utc.isoformat()}"})
         else:
-            pem = issue_certificate(req, usages, ca[0], ca[1], self.clock.wall(), validity_seconds(csr, self.max_seconds))
-            status["certificate"] = base64.b64encode(pem).decode()
+            try:
+                pem = issue_certificate(req, usages, ca[0], ca[1], self.clock.wall(),
+                                        validity_seconds(csr, self.max_seconds))
+                status["certificate"] = base64.b64encode(pem).decode()
+            except ValueError as e:  # e.g. a key type we cannot certify: a failure, not a retry
+                status.setdefault("conditions", []).append({
+                    "type": csrkind.FAILED, "status": "True", "reason": "SignerValidationFailure", "message": str(e)})
         await self.client.update_status(CERTIFICATESIGNINGREQUESTS, new)
