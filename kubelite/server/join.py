@@ -27,6 +27,7 @@ import datetime as dt
 import ipaddress
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,6 +218,13 @@ async def fetch_ca(server: str, token: JoinToken) -> bytes:
 
 def _api_error(e: Exception, server: str, what: str) -> JoinError:
     if isinstance(e, TransportError):
+        text = str(e)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            # the CA is the pinned one, so the serving certificate does not name this address
+            detail = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text.split("certificate verify failed:", 1)[-1])
+            detail = detail.strip().rstrip('")]. ') or "verification failed"
+            return JoinError(f"the server's certificate is not valid for {server} ({detail}); join with an "
+                             "address the server's certificate names")
         return JoinError(f"cannot reach the server at {server}: {e}")
     if isinstance(e, ApiError):
         if e.code == 401:

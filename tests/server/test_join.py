@@ -167,3 +167,14 @@ async def test_rotation_renews_when_due_and_reloads_the_client_certificate(tmp_p
         assert calls == ["n2"]  # renewed once; the fresh certificate is not due for hours
     finally:
         task.cancel()
+
+
+def test_a_certificate_for_another_address_is_one_clear_line() -> None:
+    from kubelite.client import TransportError
+    from kubelite.server.join import _api_error
+    e = TransportError("POST /apis/x: ClientConnectorCertificateError: Cannot connect to host 10.1.2.3:6443 ssl:True "
+                       "[SSLCertVerificationError: (1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                       "IP address mismatch, certificate is not valid for '10.1.2.3'. (_ssl.c:1006)\")]")
+    assert str(_api_error(e, "https://10.1.2.3:6443", "x")) == (
+        "the server's certificate is not valid for https://10.1.2.3:6443 (IP address mismatch, certificate is not "
+        "valid for '10.1.2.3'); join with an address the server's certificate names")
