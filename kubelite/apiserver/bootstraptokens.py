@@ -97,21 +97,36 @@ def _b64(text: str) -> str:
 
 
 async def ensure_token_secret(server: "ApiServer", token_id: str, token_secret: str, *,
-                              extra_groups: list[str], description: str) -> None:
-    """Create (or correct) the Secret that makes ``<token_id>.<token_secret>`` a bootstrap token."""
+                              extra_groups: list[str], description: str, owner_label: str = "") -> None:
+    """Create (or correct) the Secret that makes ``<token_id>.<token_secret>`` a bootstrap token.
+
+    With ``owner_label``, the Secret carries that label (value "true") and every other bootstrap
+    token Secret with it is deleted: a replaced join token stops working at once."""
     rt = server.rt("", "v1", "secrets")
     name = SECRET_PREFIX + token_id
+    if owner_label:
+        for old in (await server.store.list(rt, NAMESPACE)).items:
+            meta = old.get("metadata") or {}
+            if meta.get("name") != name and (meta.get("labels") or {}).get(owner_label) == "true":
+                try:
+                    await server.store.delete(rt, NAMESPACE, meta["name"])
+                except StatusError as e:
+                    if e.code != 404:
+                        raise
     data = {"token-id": _b64(token_id), "token-secret": _b64(token_secret),
             "usage-bootstrap-authentication": _b64("true"), "usage-bootstrap-signing": _b64("true"),
             "auth-extra-groups": _b64(",".join(extra_groups)), "description": _b64(description)}
+    labels = {owner_label: "true"} if owner_label else {}
     current = await server.store.try_get(rt, NAMESPACE, name)
-    if current is not None and current.get("type") == SECRET_TYPE and current.get("data") == data:
+    if current is not None and current.get("type") == SECRET_TYPE and current.get("data") == data \
+            and all(((current.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in labels.items()):
         return
     if current is not None:
         await server.store.delete(rt, NAMESPACE, name)
     try:
         await server.store.create(rt, {"apiVersion": "v1", "kind": "Secret", "type": SECRET_TYPE,
-                                       "metadata": {"name": name, "namespace": NAMESPACE}, "data": data},
+                                       "metadata": {"name": name, "namespace": NAMESPACE, **(
+                                           {"labels": labels} if labels else {})}, "data": data},
                                   namespace=NAMESPACE, manager="kubelite")
     except StatusError as e:
         if e.code != 409:

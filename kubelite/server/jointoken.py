@@ -12,7 +12,9 @@
   which may create node-client CSRs and have them auto-approved.
 
 ``kubelite server`` keeps the token in ``DATA_DIR/node-token`` (mode 0600): created on first
-start, kept across restarts, re-made if the CA changed. Pure functions (``parse``, ``ca_hash``,
+start, kept across restarts, re-made if the CA changed or the file was removed -- which is how
+to rotate it: the old token stops working when the server starts with the new one (nodes that
+joined keep their certificates). Pure functions (``parse``, ``ca_hash``,
 ``generate``) plus ``install``, which writes the file and the bootstrap-token Secret.
 """
 from __future__ import annotations
@@ -35,6 +37,8 @@ PREFIX = "K10"
 TOKEN_FILE = "node-token"
 #: the extra group every node joining with the server's own token is in (kubeadm's shape)
 EXTRA_GROUP = "system:bootstrappers:kubelite:default-node-token"
+#: marks the bootstrap-token Secret that backs node-token; a replaced token's Secret is deleted
+OWNER_LABEL = "kubelite.io/node-token"
 _FULL = re.compile(r"K10([0-9a-f]{64})::([a-z]+):([a-z0-9]{6})\.([a-z0-9]{16})")
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -99,5 +103,6 @@ async def install(api: "ApiServer", data_dir: Path, ca_file: Path) -> JoinToken:
     api.cacerts = ca_pem
     token = await asyncio.to_thread(_load_or_create, data_dir / TOKEN_FILE, ca_pem)
     await ensure_token_secret(api, token.token_id, token.secret, extra_groups=[EXTRA_GROUP],
-                              description=f"the join token of this kubelite server ({data_dir / TOKEN_FILE})")
+                              description=f"the join token of this kubelite server ({data_dir / TOKEN_FILE})",
+                              owner_label=OWNER_LABEL)
     return token

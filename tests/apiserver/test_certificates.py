@@ -153,3 +153,24 @@ async def test_approval_subresource_get_patch_and_conflicts(tmp_path: Path) -> N
         with pytest.raises(ApiError) as e:
             await admin.update(CSR, fresh, subresource="approval")
         assert e.value.code == 422 and "Approved and Denied conditions are mutually exclusive" in e.value.message
+
+
+async def test_a_replaced_join_token_stops_working(tmp_path: Path) -> None:
+    async with api_client(tmp_path) as (api, _):
+        await bootstraptokens.ensure_token_secret(api, "aaaaaa", "0123456789abcdef", extra_groups=[],
+                                                  description="old", owner_label="kubelite.io/node-token")
+        await bootstraptokens.ensure_token_secret(api, "manual", "0123456789abcdef", extra_groups=[],
+                                                  description="an admin's own token")
+        await bootstraptokens.ensure_token_secret(api, "bbbbbb", "fedcba9876543210", extra_groups=[],
+                                                  description="new", owner_label="kubelite.io/node-token")
+
+        async def user(token: str) -> str | None:
+            for a in api.token_authenticators:
+                u = await a(token)
+                if u is not None:
+                    return u.name
+            return None
+
+        assert await user("aaaaaa.0123456789abcdef") is None
+        assert await user("bbbbbb.fedcba9876543210") == "system:bootstrap:bbbbbb"
+        assert await user("manual.0123456789abcdef") == "system:bootstrap:manual"  # not ours to remove
