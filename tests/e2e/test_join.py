@@ -256,3 +256,25 @@ def test_agent_errors_are_one_line(cluster: Cluster, tmp_path: Path) -> None:
     res = _agent(cluster, tmp_path / "x", token="nonsense")
     assert res.returncode == 1 and res.stderr.strip().startswith("error: invalid join token")
     assert "Traceback" not in res.stderr
+
+
+def test_join_token_survives_restarts_and_rotates(tmp_path: Path) -> None:
+    from tests.e2e.conftest import make_cluster
+    c = make_cluster(tmp_path)
+    c.start()
+    try:
+        first = (c.data_dir / "node-token").read_text().strip()
+        c.stop()
+        c.start()
+        assert (c.data_dir / "node-token").read_text().strip() == first  # kept across restarts
+        (c.data_dir / "node-token").unlink()
+        c.stop()
+        c.start()
+        second = (c.data_dir / "node-token").read_text().strip()
+        assert second != first and second.split("::")[0] == first.split("::")[0]  # same CA, new secret
+        old = _as_token(c, first.split("::server:")[1], "auth", "whoami")
+        assert old.returncode != 0 and "Unauthorized" in old.stderr
+        new = _as_token(c, second.split("::server:")[1], "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+        assert new.stdout == "system:bootstrap:" + second.split("::server:")[1].split(".")[0], new.stderr
+    finally:
+        c.stop()
