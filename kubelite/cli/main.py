@@ -63,6 +63,8 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
         token_file = c.data_dir / TOKEN_FILE
         if token_file.exists():
             console.print(f"node token ({token_file}): {token_file.read_text().strip()}", soft_wrap=True)
+            console.print(f"  join a machine: kubelite agent --server https://{c.bind_address}:{c.https_port} "
+                          f"--token-file {token_file}", soft_wrap=True)
 
     _run(run_server(cfg, on_ready=ready))
 
