@@ -34,6 +34,7 @@ def csr_yaml(name: str, cn: str, signer: str = "kubernetes.io/kube-apiserver-cli
                        "spec": {"request": pem, "signerName": signer, "expirationSeconds": 3600, "usages": ["client auth"]}})
 
 
+@pytest.mark.every_kubectl
 def test_kubectl_certificate_approve_and_deny(cluster: Cluster) -> None:
     name = "bob-" + uuid.uuid4().hex[:6]
     cluster.kubectl("apply", "-f", "-", input=csr_yaml(name, "bob"))
