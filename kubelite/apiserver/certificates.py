@@ -22,9 +22,9 @@ from cryptography.x509.oid import NameOID
 
 from kubelite.api.kinds.certificates import certificatesigningrequest as csrkind
 from kubelite.api.registry import ResourceType, format_time
-from kubelite.apiserver import codec
+from kubelite.apiserver import codec, fields
 from kubelite.apiserver.authz import Attributes
-from kubelite.apiserver.handlers import Target, dry_run
+from kubelite.apiserver.handlers import Target, dry_run, field_validation
 from kubelite.apiserver.request import CURRENT_USER, ApiRequest, ApiResponse, UserInfo
 from kubelite.machinery import errors
 from kubelite.machinery.patch import json_patch, merge_patch, strategic_merge
@@ -140,8 +140,11 @@ def _approval_handler(server: "ApiServer"):  # noqa: ANN202 - a subresource hand
             return server.resources._object_response(req, rt, await store.get(rt, None, t.name))
         if t.verb not in ("update", "patch"):
             raise errors.method_not_allowed()
-        body = codec.decode_body(req.body, req.content_type, server.resources.resolve_kind)
+        body = await codec.decode_body_async(req.body, req.content_type, server.resources.resolve_kind)
         ctype = codec.media_type(req.content_type)
+        mode = field_validation(req)
+        if t.verb == "update" and isinstance(body, dict):
+            fields.check_fields(rt, body, mode)  # decoded as its type: wrong JSON types are a 400
 
         def mutate(current: Obj) -> Obj:
             old = copy.deepcopy(current)
@@ -167,6 +170,8 @@ def _approval_handler(server: "ApiServer"):  # noqa: ANN202 - a subresource hand
                 raise errors.unsupported_media_type(ctype)
             if not isinstance(new, dict) or not isinstance(new.get("status", {}), dict):
                 raise errors.bad_request("the object and its status must be JSON objects")
+            if t.verb == "patch":
+                fields.check_fields(rt, new, mode)
             strategy.prepare_for_approval_update(new, old)
             errs = strategy.validate_approval_update(new, old)
             if errs:
