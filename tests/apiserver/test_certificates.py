@@ -153,6 +153,10 @@ async def test_approval_subresource_get_patch_and_conflicts(tmp_path: Path) -> N
         with pytest.raises(ApiError) as e:
             await admin.update(CSR, fresh, subresource="approval")
         assert e.value.code == 422 and "Approved and Denied conditions are mutually exclusive" in e.value.message
+        for bad in ({"status": {"conditions": "x"}}, {"status": {"conditions": [5]}}):
+            with pytest.raises(ApiError) as e:
+                await admin.patch(CSR, "a", bad, subresource="approval")
+            assert e.value.code == 400 and "cannot be handled as a CertificateSigningRequest" in e.value.message
 
 
 async def test_a_replaced_join_token_stops_working(tmp_path: Path) -> None:
