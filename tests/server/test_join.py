@@ -178,3 +178,38 @@ def test_a_certificate_for_another_address_is_one_clear_line() -> None:
     assert str(_api_error(e, "https://10.1.2.3:6443", "x")) == (
         "the server's certificate is not valid for https://10.1.2.3:6443 (IP address mismatch, certificate is not "
         "valid for '10.1.2.3'); join with an address the server's certificate names")
+
+
+async def test_a_denied_request_is_a_clear_error(tmp_path: Path) -> None:
+    import asyncio
+
+    from kubelite.apiserver.local import LocalTransport
+    from kubelite.apiserver.request import UserInfo
+    from kubelite.client import CERTIFICATESIGNINGREQUESTS, Client
+    from kubelite.server.join import JoinError, request_certificate
+    from tests.inprocess import api_client
+
+    async with api_client(tmp_path) as (api, admin):
+        node = Client(LocalTransport(api, UserInfo("system:node:n2", ("system:nodes", "system:authenticated"))))
+
+        async def deny() -> None:
+            while True:
+                items = (await admin.list(CERTIFICATESIGNINGREQUESTS)).items
+                if items:
+                    csr = items[0]
+                    csr["status"]["conditions"] = [{"type": "Denied", "status": "True", "reason": "Nope",
+                                                    "message": "not this node"}]
+                    await admin.update(CERTIFICATESIGNINGREQUESTS, csr, subresource="approval")
+                    return
+                await asyncio.sleep(0.02)
+
+        denier = asyncio.create_task(deny())
+        with pytest.raises(JoinError, match=r"certificate signing request csr-\w+ was denied: not this node"):
+            await request_certificate(node, build_csr(new_key(), "n2"), signer="kubernetes.io/kube-apiserver-client-kubelet",
+                                      usages=["client auth"], generate_name="csr-", server="https://x", interval=0.05)
+        await denier
+        with pytest.raises(JoinError, match=r"was not answered within 0s \(approve it with: kubectl certificate approve"):
+            await request_certificate(node, build_csr(new_key(), "n2"), signer="kubernetes.io/kube-apiserver-client-kubelet",
+                                      usages=["client auth"], generate_name="csr-", server="https://x", timeout=0.1,
+                                      interval=0.05)
+        await node.close()
