@@ -125,7 +125,7 @@ async def _rotate_certificates(identity: Identity, opts: AgentOptions, token: jo
         try:
             done = await ensure_identity(identity, server=opts.server, token=token, node_name=opts.node_name,
                                          node_ip=node_ip, timeout=opts.csr_timeout)
-        except JoinError as e:
+        except (JoinError, OSError, ValueError) as e:  # the node keeps running on its current certificates
             log.warning("certificate rotation failed (retrying in %.0fs): %s", RETRY_SECONDS, e)
             await asyncio.sleep(RETRY_SECONDS)
             continue
