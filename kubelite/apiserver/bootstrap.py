@@ -1,6 +1,7 @@
 """What a fresh cluster holds before anyone writes: the system namespaces, the ``kubernetes``
 Service, the cluster-admin role bound to system:masters, the discovery and public-info roles,
-the system priority classes and the local APIServices of the built-in groups.
+the system priority classes, the local APIServices of the built-in groups, and the roles that
+let nodes join (``node_join_policy``).
 Idempotent: runs on every start and only creates what is missing."""
 from __future__ import annotations
 
@@ -110,3 +111,47 @@ async def bootstrap(server: "ApiServer") -> None:
     # kube-aggregator's autoregistration of the built-in group/versions
     served = list(dict.fromkeys((t.group, t.version) for t in BUILTIN))
     await apiservices.sync(server, apiservice.local_apiservices(served), managed="onstart")
+    for plural, obj in node_join_policy():
+        await _ensure(server, "rbac.authorization.k8s.io", "v1", plural, obj)
+
+
+def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": groups, "resources": resources, "verbs": verbs}
+
+
+def _cluster_role(name: str, rules: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    return "clusterroles", {"metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                            "rules": rules}
+
+
+def _group_binding(name: str, role: str, group: str) -> tuple[str, dict[str, Any]]:
+    return "clusterrolebindings", {
+        "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}
+
+
+def node_join_policy() -> list[tuple[str, dict[str, Any]]]:
+    """What joining and running a node needs (kube's bootstrap roles, bound as kubeadm binds them):
+
+    * bootstrap tokens (group system:bootstrappers) may create CSRs and read them back
+      (``system:node-bootstrapper``) and have their node-client CSRs auto-approved
+      (``...:nodeclient``); nodes (group system:nodes) have renewals auto-approved
+      (``...:selfnodeclient``) and may create and read CSRs (``kubelite:node-certificates``);
+      what else a node may do is the ``system:node`` role's business.
+    """
+    csr = "certificatesigningrequests"
+    certs = "certificates.k8s.io"
+    return [
+        _cluster_role("system:node-bootstrapper", [_rule([certs], [csr], ["create", "get", "list", "watch"])]),
+        _group_binding("kubelite:kubelet-bootstrap", "system:node-bootstrapper", "system:bootstrappers"),
+        _cluster_role(f"system:{certs}:{csr}:nodeclient", [_rule([certs], [f"{csr}/nodeclient"], ["create"])]),
+        _group_binding("kubelite:node-autoapprove-bootstrap", f"system:{certs}:{csr}:nodeclient", "system:bootstrappers"),
+        _cluster_role(f"system:{certs}:{csr}:selfnodeclient", [_rule([certs], [f"{csr}/selfnodeclient"], ["create"])]),
+        _group_binding("kubelite:node-autoapprove-certificate-rotation", f"system:{certs}:{csr}:selfnodeclient",
+                       "system:nodes"),
+        # a node renews its client certificate and gets its serving certificate through CSRs,
+        # whatever else its role grants
+        _cluster_role("kubelite:node-certificates", [_rule([certs], [csr], ["create", "get", "list", "watch"])]),
+        _group_binding("kubelite:node-certificates", "kubelite:node-certificates", "system:nodes"),
+    ]

@@ -18,7 +18,8 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, audit, authz, codec, crds, impersonation, reviews, serviceaccounts, subresources
+from kubelite.apiserver import (admission, audit, authz, bootstraptokens, certificates, codec, crds, impersonation,
+                                reviews, serviceaccounts, subresources)
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
@@ -36,7 +37,7 @@ from kubelite.storage import Storage
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/cacerts"})
 
 
 def version_info() -> dict[str, str]:
@@ -76,6 +77,9 @@ class ApiServer:
         self.crds = crds.CRDServer(self)
         reviews.install(self)
         subresources.install(self)
+        certificates.install(self)
+        #: the cluster CA bundle (PEM) served at /cacerts; set by ``kubelite server``
+        self.cacerts: bytes | None = None
         #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
         #: answers from them and the HTTPS front end authenticates with the same list
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
@@ -88,9 +92,13 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+<<<<<<< HEAD
         #: how pods/log, exec, attach, portforward and nodes/proxy reach kubelets; the server
         #: command gives it the API server's kubelet client certificate (plain HTTP without)
         self.kubelet = KubeletClient()
+=======
+        bootstraptokens.install(self)
+>>>>>>> join
         #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
         #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
         self.encryption = EncryptionManager(None)
@@ -201,6 +209,12 @@ class ApiServer:
     def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
             return json_response(version_info())
+        if path == "/cacerts":
+            # k3s' bootstrap endpoint: a joining agent fetches the CA unauthenticated and pins it
+            # against the hash in its join token before it sends the token (certificates.py)
+            if self.cacerts is None:
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+            return ApiResponse(200, self.cacerts, "text/plain")
         if path == "/readyz" and not self.ready.is_set():
             return ApiResponse(500, b"[-]kubelite-ready failed: not ready yet\nreadyz check failed", "text/plain")
         if req.query.get("verbose") is not None:

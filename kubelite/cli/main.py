@@ -1,4 +1,5 @@
-"""``kubelite`` command line: ``server`` (the control plane with an optional node agent)."""
+"""``kubelite`` command line: ``server`` (the control plane with an optional node agent),
+``agent`` (join a cluster as a node), ``sim`` (simulated nodes)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from kubelite.cli.secrets_encrypt import secrets_encrypt
+from kubelite.server.jointoken import TOKEN_FILE
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
 from kubelite.server.components import kubelet_settings
 
@@ -109,6 +111,11 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")
         console.print(f"kubeconfig written to {c.kubeconfig_path}")
         console.print(f"  export KUBECONFIG={c.kubeconfig_path}")
+        token_file = c.data_dir / TOKEN_FILE
+        if token_file.exists():
+            console.print(f"node token ({token_file}): {token_file.read_text().strip()}", soft_wrap=True)
+            console.print(f"  join a machine: kubelite agent --server https://{c.bind_address}:{c.https_port} "
+                          f"--token-file {token_file}", soft_wrap=True)
 
     from kubelite.apiserver.audit import AuditPolicyError
     from kubelite.apiserver.encryption import EncryptionConfigError
@@ -120,6 +127,56 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
         raise SystemExit(1) from None
     except AuditPolicyError as e:
         console.print(f"[red]error:[/red] audit policy {audit_policy_file}: {e}", soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+@cli.command()
+@click.option("-s", "--server", envvar="KUBELITE_URL", default=None, help="Server to join, https://HOST:PORT "
+              "[$KUBELITE_URL].")
+@click.option("-t", "--token", envvar="KUBELITE_TOKEN", default=None,
+              help="Join token (the server's DATA_DIR/node-token) [$KUBELITE_TOKEN].")
+@click.option("--token-file", envvar="KUBELITE_TOKEN_FILE", type=click.Path(path_type=Path), default=None,
+              help="File holding the join token [$KUBELITE_TOKEN_FILE].")
+@click.option("--node-name", envvar="KUBELITE_NODE_NAME", default=None,
+              help="Node name (default: the host name, lower-cased) [$KUBELITE_NODE_NAME].")
+@click.option("-d", "--data-dir", type=click.Path(path_type=Path), default=None,
+              help="State directory (default /var/lib/kubelite as root, else ~/.local/share/kubelite).")
+@click.option("-i", "--node-ip", default=None, help="IP address to advertise for the node (default: the "
+              "address this machine reaches the server from).")
+@click.option("--kubelet-port", default=10250, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the node's streaming and stats server.")
+def agent(server: str | None, token: str | None, token_file: Path | None, node_name: str | None,
+          data_dir: Path | None, node_ip: str | None, kubelet_port: int) -> None:
+    """Join a cluster and run a node agent on this machine."""
+    import socket
+
+    from rich.markup import escape
+
+    from kubelite.server.agent import AgentOptions, run_agent_command
+    from kubelite.server.join import JoinError
+
+    if not server:
+        raise click.UsageError("--server (or KUBELITE_URL) is required")
+    if token_file is not None and not token:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as e:
+            raise click.UsageError(f"cannot read --token-file {token_file}: {e.strerror}") from None
+    opts = AgentOptions(server=server.rstrip("/"), token=token or None,
+                        node_name=(node_name or socket.gethostname()).lower(),
+                        data_dir=data_dir or default_data_dir(), node_ip=node_ip, kubelet_port=kubelet_port)
+
+    def joined(done: list[str]) -> None:
+        console.print(escape(f"node {opts.node_name} joined {opts.server} ({', '.join(done)}; identity in "
+                             f"{opts.root_dir})"), soft_wrap=True)
+
+    try:
+        _run(run_agent_command(opts, on_identity=joined))
+    except JoinError as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except Exception as e:  # noqa: BLE001 - one clear line, never a traceback
+        console.print(f"[red]error:[/red] {escape(f'{type(e).__name__}: {e}')}", soft_wrap=True)
         raise SystemExit(1) from None
 
 

@@ -345,6 +345,13 @@ class HTTPTransport:
                    password=cfg.password, insecure_skip_tls_verify=cfg.insecure_skip_tls_verify,
                    tls_server_name=cfg.tls_server_name, **kwargs)
 
+    def reload_client_certificate(self, cert_file: str, key_file: str) -> None:
+        """Present a renewed client certificate from now on (the kubelet's certificate rotation):
+        new connections handshake with it; open keep-alive connections keep the old one, still
+        valid, until they close."""
+        if isinstance(self._ssl, ssl.SSLContext):
+            self._ssl.load_cert_chain(cert_file, key_file)
+
     def _get_session(self) -> "aiohttp.ClientSession":
         if self._session is None or self._session.closed:
             import aiohttp

@@ -62,6 +62,9 @@ DISCOVERED_MODULES: tuple[str, ...] = (
     "kubelite.controllers.ttlafterfinished",
     "kubelite.controllers.disruption",
     "kubelite.controllers.clusterroleaggregation",
+    "kubelite.controllers.csrsigning",
+    "kubelite.controllers.csrapproving",
+    "kubelite.controllers.csrcleaner",
 )
 
 

@@ -25,10 +25,10 @@ from kubelite.apiserver.nodeproxy import KubeletClient, kubelet_client_context
 from kubelite.apiserver.audit import Auditor
 from kubelite.apiserver.encryption import EncryptingStorage, EncryptionManager, ensure_config_file
 from kubelite.apiserver.server import ApiServer
-from kubelite.server import components
+from kubelite.server import components, jointoken
 from kubelite.server.filemodes import prepare_database, secure_state
 from kubelite.server.kubeconfig import write_kubeconfig
-from kubelite.server.tls import ensure_pki
+from kubelite.server.tls import ClusterPKI, ensure_pki
 from kubelite.storage.factory import open_storage
 
 log = logging.getLogger("kubelite.server")
@@ -79,7 +79,11 @@ class ServerConfig:
 ComponentFactory = Callable[[ApiServer, ServerConfig], Awaitable[None]]
 COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
     ("controller-manager", "disable_controllers",
-     lambda api, cfg: components.controller_manager(api, {"data_dir": str(cfg.data_dir)})),
+     lambda api, cfg: components.controller_manager(api, {
+         "data_dir": str(cfg.data_dir),
+         # the CSR signer issues node and client certificates from the cluster CA (tls.py)
+         "cluster_signing_cert_file": str(ClusterPKI(cfg.data_dir / "tls").ca_cert),
+         "cluster_signing_key_file": str(ClusterPKI(cfg.data_dir / "tls").ca_key)})),
     ("scheduler", "disable_scheduler", lambda api, cfg: components.scheduler(api)),
     ("agent", "disable_agent", lambda api, cfg: components.agent(api, cfg)),
 ]
@@ -125,6 +129,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         await site.start()  # /readyz answers "not ready" until the API is up
         await api.start()
         api.encryption.start()
+        await jointoken.install(api, cfg.data_dir, pki.ca_cert)  # DATA_DIR/node-token, /cacerts
         # Long-lived startup objects never need collecting; and young-generation collections
         # every 700 allocations dominate big LIST/decode work, so collect less often.
         gc.collect()

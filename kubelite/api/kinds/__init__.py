@@ -20,7 +20,7 @@ from kubelite.api.registry import ResourceType
 #: group packages, in kube-apiserver's discovery order
 GROUP_PACKAGES = (
     "core", "apiregistration", "apps", "events", "authentication", "authorization", "autoscaling", "batch",
-    "networking", "policy", "rbac", "storage", "scheduling", "coordination", "discovery",
+    "certificates", "networking", "policy", "rbac", "storage", "scheduling", "coordination", "discovery",
     "resource", "apiextensions",
 )
 
