@@ -92,13 +92,10 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-<<<<<<< HEAD
         #: how pods/log, exec, attach, portforward and nodes/proxy reach kubelets; the server
         #: command gives it the API server's kubelet client certificate (plain HTTP without)
         self.kubelet = KubeletClient()
-=======
         bootstraptokens.install(self)
->>>>>>> join
         #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
         #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
         self.encryption = EncryptionManager(None)
