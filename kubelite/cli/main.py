@@ -1,14 +1,18 @@
-"""``kubelite`` command line: ``server`` (the control plane with an optional node agent)."""
+"""``kubelite`` command line: ``server`` (the control plane with an optional node agent).
+
+Logging and start-up errors are ``output.py``'s: every failure is one line and exit status 1
+(``--debug`` adds the traceback), the logging flags work before or after the subcommand.
+"""
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
+import kubelite
+from kubelite.cli.output import configure_logging, fail, log_options
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
 
 console = Console(stderr=True)
@@ -17,10 +21,10 @@ console = Console(stderr=True)
 def _run(coro) -> None:  # noqa: ANN001
     try:
         import uvloop
-
-        uvloop.run(coro)
     except ImportError:
         asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 class GoDuration(click.ParamType):
@@ -43,11 +47,13 @@ class GoDuration(click.ParamType):
 
 
 @click.group()
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.version_option(kubelite.__version__, "--version", prog_name="kubelite",
+                      message=f"%(prog)s version %(version)s (Kubernetes {kubelite.KUBERNETES_VERSION})")
+@click.option("-v", "--verbose", count=True, help="More logging (-v: debug; the default is info).")
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks for errors.")
+def cli(verbose: int, debug: bool) -> None:
     """kubelite: a Kubernetes-compatible container orchestrator."""
-    level = logging.WARNING - 10 * min(verbose + 1, 2)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    configure_logging(verbose=verbose + 1, debug=debug)  # INFO by default: start-up progress
 
 
 @cli.command()
@@ -65,6 +71,7 @@ def cli(verbose: int) -> None:
               help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 @click.option("--event-ttl", type=GoDuration(), default="1h0m0s", show_default=True,
               help="How long Events are kept after their last update (kube-apiserver's flag; 0: for ever).")
+@log_options
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
            anonymous_auth: bool, event_ttl: float) -> None:
@@ -80,7 +87,14 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
         console.print(f"kubeconfig written to {c.kubeconfig_path}")
         console.print(f"  export KUBECONFIG={c.kubeconfig_path}")
 
-    _run(run_server(cfg, on_ready=ready))
+    try:
+        _run(run_server(cfg, on_ready=ready))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as e:  # noqa: BLE001 - every start-up failure is one line, never a traceback
+        from kubelite.server.startup import explain
+
+        fail(explain(e, cfg) or f"{type(e).__name__}: {e}", e)
 
 
 @cli.command("sim")
@@ -108,6 +122,7 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
               type=click.FloatRange(min=0, min_open=True), help="Seconds between node status refreshes.")
 @click.option("--workers", default=200, show_default=True, type=click.IntRange(min=1),
               help="Pod status writes in flight at most.")
+@log_options
 def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: str, pods: int,
         ephemeral_storage: str, labels: tuple[str, ...], taints: tuple[str, ...], extended: tuple[str, ...],
         zones: str, pod_run_time: str, pod_stop_time: float, lease_interval: float, node_status_interval: float, workers: int) -> None:
@@ -132,16 +147,23 @@ def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: 
 
     try:
         _run(run_sim(opts, path, on_ready=ready))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     except StatusError as e:
-        console.print(f"[red]error:[/red] {e.message}")
-        raise SystemExit(1) from None
+        fail(e.message, e)
     except Exception as e:  # noqa: BLE001 - a connection or kubeconfig problem: say it plainly
-        console.print(f"[red]error:[/red] {type(e).__name__}: {e}")
-        raise SystemExit(1) from None
+        fail(f"{type(e).__name__}: {e}", e)
 
 
 def main() -> None:
-    cli()
+    try:
+        cli.main(prog_name="kubelite", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except click.Abort:
+        raise SystemExit(130) from None
+    except click.ClickException as e:  # a bad flag value: one line, exit 1 like any start-up error
+        fail(e.format_message())
 
 
 if __name__ == "__main__":
