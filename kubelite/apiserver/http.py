@@ -74,9 +74,9 @@ def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Appli
             return _reply(json_response(errors.too_large().status(), 413))
         except TimeoutError:
             err = errors.StatusError(504, "Timeout", f"the request body did not arrive within {body_timeout:g}s")
-            resp = _reply(json_response(err.status(), 504))
-            resp.force_close()  # the rest of a body may still be on its way: never read it as a request
-            return resp
+            reply = _reply(json_response(err.status(), 504))
+            reply.force_close()  # the rest of a body may still be on its way: never read it as a request
+            return reply
         user = await authenticate(request)
         query_all: dict[str, list[str]] = {}
         for k, v in request.query.items():

@@ -9,20 +9,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import platform
 import time
 from typing import Any, Awaitable, Callable
 
-import kubelite
 from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kubelite.apiserver import (admission, audit, authz, bootstraptokens, certificates, codec, crds, impersonation,
-                                reviews, serviceaccounts, subresources)
+                                reviews, serviceaccounts, subresources, version)
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
 from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
+from kubelite.apiserver.health import Health
+from kubelite.apiserver.version import version_info
 from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.nodeproxy import KubeletClient
 from kubelite.apiserver.openapi import OpenAPIBuilder
@@ -38,17 +38,6 @@ from kubelite.storage import Storage
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/cacerts"})
-
-
-def version_info() -> dict[str, str]:
-    v = kubelite.KUBERNETES_VERSION
-    major, minor = v.lstrip("v").split(".")[:2]
-    return {
-        "major": major, "minor": minor, "gitVersion": f"{v}+kubelite",
-        "gitCommit": kubelite.__version__, "gitTreeState": "clean", "buildDate": "2026-11-22T00:00:00Z",
-        "goVersion": f"python{platform.python_version()}", "compiler": "cpython",
-        "platform": f"{platform.system().lower()}/{platform.machine()}",
-    }
 
 
 class ApiServer:
@@ -102,6 +91,10 @@ class ApiServer:
         #: the audit log (``--audit-log-path``/``--audit-policy-file``; the server bundle sets it)
         self.audit = audit.Auditor()
         self.ready = asyncio.Event()
+        #: set when stop() begins: /readyz fails from then on (kube's "shutdown" check)
+        self.stopping = False
+        self.health = Health()
+        self._install_health()
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -111,6 +104,7 @@ class ApiServer:
         return rt
 
     async def start(self) -> None:
+        await asyncio.to_thread(version.load)
         await self.storage.start()
         await self.hub.start()
         self.authorizer.start(self.hub)
@@ -123,6 +117,7 @@ class ApiServer:
         self.ready.set()
 
     async def stop(self) -> None:
+        self.stopping = True
         await self.kubelet.close()
         await self.authorizer.stop()
         await self.crds.stop()
@@ -159,7 +154,7 @@ class ApiServer:
             req.user = await self._impersonate(req)
             audit.note_impersonation(req.user)
         if path in PUBLIC_PATHS:
-            return self._public(path, req)
+            return await self._public(path, req)
         segs = [s for s in path.split("/") if s]
         if not _is_resource_path(segs):
             # discovery, OpenAPI, "/": non-resource URLs, authorized by RBAC nonResourceURLs
@@ -203,7 +198,7 @@ class ApiServer:
         impersonate each part of it (``impersonation.Request``, kube's WithImpersonation)."""
         return await impersonation.impersonate(self.authorizer, req.user, req.headers)
 
-    def _public(self, path: str, req: ApiRequest) -> ApiResponse:
+    async def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
             return json_response(version_info())
         if path == "/cacerts":
@@ -212,14 +207,50 @@ class ApiServer:
             if self.cacerts is None:
                 raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
             return ApiResponse(200, self.cacerts, "text/plain")
-        if path == "/readyz" and not self.ready.is_set():
-            return ApiResponse(500, b"[-]kubelite-ready failed: not ready yet\nreadyz check failed", "text/plain")
-        if req.query.get("verbose") is not None:
-            name = path.lstrip("/")
-            checks = ["ping", "etcd", "poststarthook/crd-informer-synced", "poststarthook/bootstrap"]
-            text = "".join(f"[+]{c} ok\n" for c in checks) + f"{name} check passed\n"
-            return ApiResponse(200, text.encode(), "text/plain")
-        return ApiResponse(200, b"ok", "text/plain")
+        endpoint = "readyz" if path == "/readyz" else "livez"  # /healthz: kube's older livez
+        return await self.health.respond(endpoint, req.query, req.query_all.get("exclude", []))
+
+    def _install_health(self) -> None:
+        """The checks of /livez and /readyz; components started later add their own."""
+        storage = self.storage
+
+        async def ping() -> str | None:
+            return None
+
+        async def readable() -> str | None:
+            return await storage.check_readable()
+
+        async def writable() -> str | None:
+            return storage.check_writable()
+
+        async def hub() -> str | None:
+            return self.hub.health()
+
+        def task_check(owner: Any, what: str) -> Callable[[], Awaitable[str | None]]:
+            async def check() -> str | None:
+                task = getattr(owner, "_task", None)
+                if task is None:
+                    return f"{what} not started"
+                if task.done():
+                    return f"{what} stopped"
+                return None
+            return check
+
+        async def bootstrapped() -> str | None:
+            return None if self.ready.is_set() else "not finished"
+
+        async def shutdown() -> str | None:
+            return "the server is shutting down" if self.stopping else None
+
+        h = self.health
+        h.add("ping", ping, live=True)
+        h.add("storage", readable)
+        h.add("storage-writer", writable, live=True)
+        h.add("watch-hub", hub, live=True)
+        h.add("poststarthook/crd-informer-synced", task_check(self.crds, "CRD server"))
+        h.add("poststarthook/namespace-index", task_check(self.namespaces, "namespace index"))
+        h.add("poststarthook/bootstrap", bootstrapped)
+        h.add("shutdown", shutdown)
 
     def _discovery_root(self, req: ApiRequest, core: bool) -> ApiResponse:
         accept = req.accept

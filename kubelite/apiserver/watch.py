@@ -176,6 +176,8 @@ class WatchHub:
         self._subs: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: why the hub is not following storage right now (None: it is)
+        self.error: str | None = None
         #: (revision, future) of callers waiting for the hub to reach a revision
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
@@ -215,11 +217,41 @@ class WatchHub:
             for s in list(subs):
                 s.close()
 
+    def health(self) -> str | None:
+        """None while the hub follows storage, else why not (the ``watch-hub`` health check)."""
+        if self._task is None:
+            return "not started"
+        if self._task.done():
+            if self._task.cancelled():
+                return "stopped"
+            return f"ended: {self._task.exception()!r}"
+        return self.error
+
     async def _run(self) -> None:
+        """Follow storage for ever. A storage watch that ends is resumed where it stopped; if
+        that history is gone (``Compacted``: the hub fell behind a compaction), the hub cannot
+        fill the gap, so it "relists": every subscriber ends with Compacted (its client gets 410
+        and relists), the ring is dropped and the hub carries on from the current revision."""
+        failures = 0
         while True:
-            watcher = self.storage.watch("/registry/", revision=self.revision)
+            try:
+                watcher = self.storage.watch("/registry/", revision=self.revision)
+            except Compacted as e:
+                self._restart_from(self.storage.current_revision(), e)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - storage closed or failing: retry, stay visible
+                failures += 1
+                self.error = f"cannot watch storage: {type(e).__name__}: {e}"
+                if failures == 1:
+                    log.warning("watch hub: %s; retrying", self.error)
+                await asyncio.sleep(min(0.05 * 2 ** failures, 2.0))
+                continue
             try:
                 async for ev in watcher:
+                    if failures or self.error:
+                        failures, self.error = 0, None
                     ch = to_change(ev)
                     self.revision = ch.revision
                     if self._waiters:
@@ -233,10 +265,26 @@ class WatchHub:
             except asyncio.CancelledError:
                 watcher.close()
                 raise
+            except Compacted as e:
+                watcher.close()
+                self._restart_from(self.storage.current_revision(), e)
             except Exception:  # storage hiccup or overflow: resume from where we were
                 log.exception("watch hub: storage watch ended; resuming from %d", self.revision)
                 watcher.close()
                 await asyncio.sleep(0.05)
+
+    def _restart_from(self, revision: int, why: Exception) -> None:
+        ended = sum(len(subs) for subs in self._subs.values())
+        log.warning("watch hub: history after revision %d is gone (%s); ending %d watchers so they "
+                    "relist, resuming at revision %d", self.revision, why, ended, revision)
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub._finish(Compacted(sub.last, revision))
+        self.ring.clear()
+        self.ring_used = 0
+        self.revision = self.floor = revision
+        if self._waiters:
+            self._wake()
 
     def _remember(self, ch: Change) -> None:
         """Keep ``ch`` in the ring, dropping the oldest changes past the count or byte bound

@@ -1,15 +1,19 @@
 """``kubelite`` command line: ``server`` (the control plane with an optional node agent),
-``agent`` (join a cluster as a node), ``sim`` (simulated nodes)."""
+``agent`` (join a cluster as a node), ``sim`` (simulated nodes), ``killall``, ``secrets-encrypt``.
+
+Logging and start-up errors are ``output.py``'s: every failure is one line and exit status 1
+(``--debug`` adds the traceback), the logging flags work before or after the subcommand.
+"""
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
+import kubelite
+from kubelite.cli.output import configure_logging, fail, log_options
 from kubelite.cli.secrets_encrypt import secrets_encrypt
 from kubelite.server.jointoken import TOKEN_FILE
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
@@ -21,10 +25,10 @@ console = Console(stderr=True)
 def _run(coro) -> None:  # noqa: ANN001
     try:
         import uvloop
-
-        uvloop.run(coro)
     except ImportError:
         asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 class GoDuration(click.ParamType):
@@ -47,11 +51,13 @@ class GoDuration(click.ParamType):
 
 
 @click.group()
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.version_option(kubelite.__version__, "--version", prog_name="kubelite",
+                      message=f"%(prog)s version %(version)s (Kubernetes {kubelite.KUBERNETES_VERSION})")
+@click.option("-v", "--verbose", count=True, help="More logging (-v: debug; the default is info).")
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks for errors.")
+def cli(verbose: int, debug: bool) -> None:
     """kubelite: a Kubernetes-compatible container orchestrator."""
-    level = logging.WARNING - 10 * min(verbose + 1, 2)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    configure_logging(verbose=verbose + 1, debug=debug)  # INFO by default: start-up progress
 
 
 @cli.command()
@@ -81,6 +87,7 @@ def cli(verbose: int) -> None:
 @click.option("--kubelet-arg", "kubelet_args", multiple=True, metavar="KEY=VALUE",
               help="Kubelet setting (port, max-pods, node-status-update-frequency, node-lease-renew-interval); "
                    "repeatable.")
+@log_options
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
            secrets_encryption: bool, encryption_provider_config: Path | None, audit_log_path: str,
@@ -122,12 +129,16 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
 
     try:
         _run(run_server(cfg, on_ready=ready))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     except EncryptionConfigError as e:
-        console.print(f"[red]error:[/red] encryption configuration {cfg.encryption_config_path}: {e}", soft_wrap=True)
-        raise SystemExit(1) from None
+        fail(f"encryption configuration {cfg.encryption_config_path}: {e}", e)
     except AuditPolicyError as e:
-        console.print(f"[red]error:[/red] audit policy {audit_policy_file}: {e}", soft_wrap=True)
-        raise SystemExit(1) from None
+        fail(f"audit policy {audit_policy_file}: {e}", e)
+    except Exception as e:  # noqa: BLE001 - every start-up failure is one line, never a traceback
+        from kubelite.server.startup import explain
+
+        fail(explain(e, cfg) or f"{type(e).__name__}: {e}", e)
 
 
 @cli.command()
@@ -145,6 +156,7 @@ def server(data_dir: Path | None, bind_address: str, https_listen_port: int, wri
               "address this machine reaches the server from).")
 @click.option("--kubelet-port", default=10250, show_default=True, type=click.IntRange(1, 65535),
               help="Port of the node's streaming and stats server.")
+@log_options
 def agent(server: str | None, token: str | None, token_file: Path | None, node_name: str | None,
           data_dir: Path | None, node_ip: str | None, kubelet_port: int) -> None:
     """Join a cluster and run a node agent on this machine."""
@@ -205,6 +217,7 @@ def agent(server: str | None, token: str | None, token_file: Path | None, node_n
               type=click.FloatRange(min=0, min_open=True), help="Seconds between node status refreshes.")
 @click.option("--workers", default=200, show_default=True, type=click.IntRange(min=1),
               help="Pod status writes in flight at most.")
+@log_options
 def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: str, pods: int,
         ephemeral_storage: str, labels: tuple[str, ...], taints: tuple[str, ...], extended: tuple[str, ...],
         zones: str, pod_run_time: str, pod_stop_time: float, lease_interval: float, node_status_interval: float, workers: int) -> None:
@@ -229,12 +242,12 @@ def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: 
 
     try:
         _run(run_sim(opts, path, on_ready=ready))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     except StatusError as e:
-        console.print(f"[red]error:[/red] {e.message}")
-        raise SystemExit(1) from None
+        fail(e.message, e)
     except Exception as e:  # noqa: BLE001 - a connection or kubeconfig problem: say it plainly
-        console.print(f"[red]error:[/red] {type(e).__name__}: {e}")
-        raise SystemExit(1) from None
+        fail(f"{type(e).__name__}: {e}", e)
 
 
 @cli.command("killall")
@@ -256,7 +269,14 @@ cli.add_command(secrets_encrypt)
 
 
 def main() -> None:
-    cli()
+    try:
+        cli.main(prog_name="kubelite", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except click.Abort:
+        raise SystemExit(130) from None
+    except click.ClickException as e:  # a bad flag value: one line, exit 1 like any start-up error
+        fail(e.format_message())
 
 
 if __name__ == "__main__":

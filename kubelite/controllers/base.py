@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from kubelite.client import Client, EventRecorder, QueueShutDown, SharedInformerFactory, WorkQueue, object_key
 from kubelite.client.clock import REAL_CLOCK, Clock
+from kubelite.machinery.errors import StatusError
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -117,7 +118,10 @@ class Controller:
                 raise
             except Exception as e:  # noqa: BLE001 - retried with back-off
                 retries = self.queue.num_requeues(key)
-                level = logging.INFO if retries < 3 else logging.WARNING
+                # A 409 is a stale cache meeting a newer object: expected, retried at once, and
+                # only worth a line at debug level (kube's controllers requeue these silently).
+                conflict = isinstance(e, StatusError) and e.code == 409
+                level = logging.DEBUG if conflict and retries < 5 else logging.INFO if retries < 3 else logging.WARNING
                 log.log(level, "%s: sync %s failed (retry %d): %s", self.name, key, retries, e,
                         exc_info=log.isEnabledFor(logging.DEBUG))
                 self.queue.add_rate_limited(key)

@@ -7,11 +7,10 @@ watch pods share one pod watch) and ``run()`` runs them while holding the
 hot standby and takes over when the Lease lapses. Leadership lost -> ``LeadershipLost`` is
 raised after the controllers are cancelled, like kube-controller-manager exiting.
 
-``REGISTRY`` maps controller names to ``"module:Class"``; modules are imported lazily, so a
-controller whose module is missing or broken is logged and skipped instead of taking the
-others down. ``DISCOVERED_MODULES`` are scanned for ``Controller`` subclasses, each registered
-under its own ``name`` (for controllers written elsewhere without a fixed class name here).
-``enabled`` follows ``--controllers``: None or ``{"*"}`` = all, names enable, ``-name``
+``REGISTRY`` is the one list of controllers: name -> ``"module:Class"``. ``resolve()`` imports
+every entry and raises ``ControllerImportError`` naming the ones that fail, so a broken or
+misspelt controller stops ``kubelite server`` at start-up instead of silently going missing
+(tests/controllers/test_manager.py imports every entry). ``enabled`` follows ``--controllers``: None or ``{"*"}`` = all, names enable, ``-name``
 disables (``{"*", "-cronjob"}``). A controller whose ``run()`` crashes is restarted with
 back-off. Created by ``kubelite server`` (the server package).
 """
@@ -36,36 +35,35 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "kube-controller-manager"
 LEASE_NAMESPACE = "kube-system"
 
-#: controller name -> "module:Class"
+#: controller name (kube-controller-manager's, where it has one) -> "module:Class"
 REGISTRY: dict[str, str] = {
+    "clusterrole-aggregation": "kubelite.controllers.clusterroleaggregation:ClusterRoleAggregationController",
+    "csrapproving": "kubelite.controllers.csrapproving:CSRApprovingController",
+    "csrcleaner": "kubelite.controllers.csrcleaner:CSRCleanerController",
+    "csrsigning": "kubelite.controllers.csrsigning:CSRSigningController",
+    "cronjob": "kubelite.controllers.cronjob:CronJobController",
+    "daemonset": "kubelite.controllers.daemonset:DaemonSetController",
+    "deployment": "kubelite.controllers.deployment:DeploymentController",
+    "endpoint": "kubelite.controllers.endpoints:EndpointsController",
+    "endpointslice": "kubelite.controllers.endpointslice:EndpointSliceController",
+    "endpointslicemirroring": "kubelite.controllers.endpointslice:EndpointSliceMirroringController",
+    "garbagecollector": "kubelite.controllers.garbagecollector:GarbageCollector",
+    "job": "kubelite.controllers.job:JobController",
+    "namespace": "kubelite.controllers.namespace:NamespaceController",
+    "nodelifecycle": "kubelite.controllers.nodelifecycle:NodeLifecycleController",
+    "persistentvolume-binder": "kubelite.controllers.volume.pvbinder:PersistentVolumeBinder",
+    "podgc": "kubelite.controllers.podgc:PodGCController",
     "replicaset": "kubelite.controllers.replicaset:ReplicaSetController",
     "replicationcontroller": "kubelite.controllers.replicaset:ReplicationControllerController",
-    "deployment": "kubelite.controllers.deployment:DeploymentController",
-    "daemonset": "kubelite.controllers.daemonset:DaemonSetController",
+    "resourcequota": "kubelite.controllers.resourcequota:ResourceQuotaController",
+    "root-ca-cert-publisher": "kubelite.controllers.rootcacert:RootCACertPublisher",
+    "serviceaccount": "kubelite.controllers.serviceaccount:ServiceAccountController",
     "statefulset": "kubelite.controllers.statefulset:StatefulSetController",
-    "job": "kubelite.controllers.job:JobController",
-    "cronjob": "kubelite.controllers.cronjob:CronJobController",
 }
 
-#: modules whose Controller subclasses register themselves by ``name`` (absent ones are skipped)
-DISCOVERED_MODULES: tuple[str, ...] = (
-    "kubelite.controllers.endpoints",
-    "kubelite.controllers.endpointslice",
-    "kubelite.controllers.namespace",
-    "kubelite.controllers.garbagecollector",
-    "kubelite.controllers.serviceaccount",
-    "kubelite.controllers.rootcacert",
-    "kubelite.controllers.volume",
-    "kubelite.controllers.resourcequota",
-    "kubelite.controllers.podgc",
-    "kubelite.controllers.nodelifecycle",
-    "kubelite.controllers.ttlafterfinished",
-    "kubelite.controllers.disruption",
-    "kubelite.controllers.clusterroleaggregation",
-    "kubelite.controllers.csrsigning",
-    "kubelite.controllers.csrapproving",
-    "kubelite.controllers.csrcleaner",
-)
+
+class ControllerImportError(Exception):
+    """Registry entries that do not import (or are not Controllers): start-up must stop."""
 
 
 def _import_class(spec: str) -> type[Controller]:
@@ -77,35 +75,17 @@ def _import_class(spec: str) -> type[Controller]:
     return cls
 
 
-def _scan(module_name: str) -> dict[str, type[Controller]]:
-    module = importlib.import_module(module_name)
-    found: dict[str, type[Controller]] = {}
-    for value in vars(module).values():
-        if inspect.isclass(value) and issubclass(value, Controller) and value is not Controller \
-                and "name" in vars(value):
-            found[value.name] = value
-    return found
-
-
-def resolve(registry: Mapping[str, str] = REGISTRY,
-            modules: Iterable[str] = DISCOVERED_MODULES) -> dict[str, type[Controller]]:
-    """Every controller class that imports, by name. Failures are logged, not raised."""
+def resolve(registry: Mapping[str, str] = REGISTRY) -> dict[str, type[Controller]]:
+    """Every registered controller class, by name; ``ControllerImportError`` if any fails."""
     out: dict[str, type[Controller]] = {}
-    for module_name in modules:
-        try:
-            out.update(_scan(module_name))
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                log.debug("controller module %s not present", module_name)
-            else:
-                log.warning("controller module %s failed to import: %s", module_name, e)
-        except Exception as e:  # noqa: BLE001 - one broken module must not stop the rest
-            log.warning("controller module %s failed to import: %s", module_name, e)
+    failed: list[str] = []
     for name, spec in registry.items():
         try:
             out[name] = _import_class(spec)
-        except Exception as e:  # noqa: BLE001
-            log.warning("controller %s (%s) unavailable: %s", name, spec, e)
+        except Exception as e:  # noqa: BLE001 - collected: the error names every broken entry
+            failed.append(f"{name} ({spec}): {type(e).__name__}: {e}")
+    if failed:
+        raise ControllerImportError("controllers failed to load: " + "; ".join(failed))
     return out
 
 
@@ -133,12 +113,11 @@ class ControllerManager:
 
     def __init__(self, client: Client, *, clock: Clock | None = None, options: Mapping[str, Any] | None = None,
                  enabled: set[str] | None = None,
-                 registry: Mapping[str, str] | None = None, modules: Iterable[str] | None = None) -> None:
+                 registry: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.clock = clock or REAL_CLOCK
         self.options: dict[str, Any] = dict(options or {})
-        self.classes = resolve(REGISTRY if registry is None else registry,
-                               DISCOVERED_MODULES if modules is None else modules)
+        self.classes = resolve(REGISTRY if registry is None else registry)
         self.names = select(self.classes, enabled)
         self.factory = SharedInformerFactory(client, resync=float(self.options.get("resync_seconds") or 0.0),
                                              clock=self.clock)

@@ -26,33 +26,72 @@ def _client(api: ApiServer, user: str, manager: str) -> Client:
     return Client(LocalTransport(api, identity, user_agent=manager), field_manager=manager)
 
 
-async def supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    while True:
-        try:
-            await run()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - restart, never crash the server
-            log.exception("%s stopped unexpectedly; restarting in %.0fs", name, RESTART_DELAY)
-            await asyncio.sleep(RESTART_DELAY)
+class ComponentStatus:
+    """What /readyz knows of a component: running, or why not (set by ``supervise``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.error: str | None = "not started"
+
+    async def check(self) -> str | None:
+        return self.error
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]], status: ComponentStatus | None = None) -> None:
+    """Run ``run`` until cancelled, restarting it after a failure; while it is down, ``status``
+    says why (the component's /readyz check fails), and the log says it once per failure."""
+    status = status or ComponentStatus(name)
+    try:
+        while True:
+            status.error = None
+            try:
+                await run()
+                status.error = "exited"
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - restart, never crash the server
+                status.error = f"crashed ({type(e).__name__}: {e}); restarting"
+                log.exception("%s stopped unexpectedly; restarting in %.0fs", name, RESTART_DELAY)
+                await asyncio.sleep(RESTART_DELAY)
+    finally:
+        if status.error is None:
+            status.error = "stopped"
 
 
 async def controller_manager(api: ApiServer, options: dict | None = None) -> None:
     from kubelite.controllers.manager import ControllerManager
 
+    status = ComponentStatus("controller-manager")
+    current: list[ControllerManager] = []
+    api.health.add("controller-manager", status.check)
+
+    async def informers_synced() -> str | None:
+        """The controllers' informers have their first full list (once this replica leads)."""
+        if not current or not current[0].started.is_set():
+            return None  # a standby (or starting) manager has no informers to wait for
+        pending = [inf.resource.plural for inf in current[0].factory.informers if not inf.has_synced]
+        return f"not synced: {', '.join(pending[:5])}" if pending else None
+
+    api.health.add("informer-sync", informers_synced)
+
     async def run() -> None:
         client = _client(api, "system:kube-controller-manager", "kube-controller-manager")
         try:
-            await ControllerManager(client, options=options or {}).run()
+            manager = ControllerManager(client, options=options or {})
+            current[:] = [manager]
+            await manager.run()
         finally:
             await client.close()
 
-    await supervise("controller-manager", run)
+    await supervise("controller-manager", run, status)
 
 
 async def scheduler(api: ApiServer) -> None:
     from kubelite.scheduler.scheduler import run_scheduler
+
+    status = ComponentStatus("scheduler")
+    api.health.add("scheduler", status.check)
 
     async def run() -> None:
         client = _client(api, "system:kube-scheduler", "default-scheduler")
@@ -61,7 +100,7 @@ async def scheduler(api: ApiServer) -> None:
         finally:
             await client.close()
 
-    await supervise("scheduler", run)
+    await supervise("scheduler", run, status)
 
 
 def _duration(text: str) -> float:
@@ -129,6 +168,8 @@ async def agent(api: ApiServer, cfg: Any) -> None:
 
     acfg = agent_config(cfg)
     user = f"system:node:{acfg.node_name}"
+    status = ComponentStatus("agent")
+    api.health.add("agent", status.check)
 
     async def run() -> None:
         identity = UserInfo(user, ("system:nodes", "system:authenticated"))
@@ -140,4 +181,12 @@ async def agent(api: ApiServer, cfg: Any) -> None:
         finally:
             await client.close()
 
-    await supervise("agent", run)
+    await supervise("agent", run, status)
+
+
+def check_controllers() -> None:
+    """Import every registered controller now: a broken one stops start-up (one clear error)
+    instead of a controller silently missing."""
+    from kubelite.controllers.manager import resolve
+
+    resolve()

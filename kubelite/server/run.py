@@ -98,6 +98,8 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
 
+    if not cfg.disable_controllers:
+        components.check_controllers()  # a controller that does not import stops start-up
     pki = ensure_pki(cfg.data_dir, cfg.bind_address)
     storage = open_storage(cfg.datastore_endpoint, str(cfg.data_dir))
     if getattr(storage, "path", None):

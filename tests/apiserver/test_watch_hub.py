@@ -42,3 +42,55 @@ async def test_ring_is_bounded_by_bytes(tmp_path: Path) -> None:
             revs.append(ch.revision)
         sub.close()
         assert revs == sorted(revs) and revs[0] > first
+
+
+async def test_hub_survives_compacted_on_resume(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    """The hub's storage watch ends and its resume point is compacted: the hub ends its
+    watchers with Compacted (they relist: HTTP watchers get a 410 ERROR event), drops the ring
+    and follows storage again from the current revision -- it does not die."""
+    async with api_client(tmp_path) as (api, _):
+        hub = api.hub
+        real_watch = api.storage.watch
+        fail_next: list[bool] = []
+
+        def watch(prefix: str, *, revision: int):  # noqa: ANN202
+            if fail_next:
+                fail_next.clear()
+                from kubelite.storage import Compacted
+                raise Compacted(revision, api.storage.current_revision())
+            return real_watch(prefix, revision=revision)
+
+        api.storage.watch = watch  # type: ignore[method-assign]
+        await put(api, "a", "1", create=True)
+        old_sub = hub.subscribe("core/configmaps", "default", api.storage.current_revision())
+        r = await api.handle(ApiRequest("GET", CM, {"watch": "true", "resourceVersion": str(api.storage.current_revision())},
+                                        {}, b"", LOOPBACK_MASTER))
+        assert r.stream is not None
+        fail_next.append(True)
+        hub_task = hub._task
+        hub_watcher = _hub_storage_watcher(api)
+        hub_watcher.close()  # the storage watch ends; the hub resumes -> Compacted
+        from kubelite.storage import Compacted
+        try:
+            await old_sub.next(5)
+            raise AssertionError("the old subscriber was not ended")
+        except Compacted:
+            pass
+        first = await r.stream.__anext__()
+        assert b'"type":"ERROR"' in first and b'"code":410' in first, first
+        await r.stream.aclose()
+        assert hub._task is hub_task and not hub_task.done()
+        assert hub.health() is None
+        # and it carries on: new changes reach new subscribers
+        sub = hub.subscribe("core/configmaps", "default", hub.revision)
+        rev = await put(api, "a", "2")
+        ch = await sub.next(5)
+        assert ch is not None and ch.revision == rev
+        sub.close()
+        assert "ending" in caplog.text and "relist" in caplog.text
+
+
+def _hub_storage_watcher(api):  # noqa: ANN001, ANN202
+    """The SQLite watcher the API server's hub reads (prefix /registry/)."""
+    (w,) = api.storage._hub._by_prefix["/registry/"]
+    return w

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 
 from kubelite.client import LEASES, REPLICASETS
-from kubelite.controllers.manager import REGISTRY, ControllerManager, resolve, select
-from kubelite.controllers.replicaset import ReplicaSetController
+import pytest
+
+from kubelite.controllers.base import Controller
+from kubelite.controllers.manager import REGISTRY, ControllerImportError, ControllerManager, resolve, select
 from tests.inprocess import api_client
 
 from .workloads import eventually, list_pods, replicaset
@@ -21,23 +23,29 @@ def test_select_follows_controllers_flag():
     assert select(names, {"job", "missing"}) == ["job"]
 
 
-def test_resolve_skips_broken_entries(caplog):
-    classes = resolve({"replicaset": REGISTRY["replicaset"], "bogus": "kubelite.controllers.nope:Nope",
-                       "notacontroller": "kubelite.controllers.manager:select"},
-                      modules=["kubelite.controllers.does_not_exist"])
-    assert classes == {"replicaset": ReplicaSetController}
-    assert "bogus" in caplog.text and "notacontroller" in caplog.text
+def test_a_broken_entry_fails_resolution_naming_it():
+    """One registry; an entry that does not import (or is no Controller) stops start-up."""
+    with pytest.raises(ControllerImportError) as e:
+        resolve({"replicaset": REGISTRY["replicaset"], "bogus": "kubelite.controllers.nope:Nope",
+                 "notacontroller": "kubelite.controllers.manager:select"})
+    assert "bogus (kubelite.controllers.nope:Nope): ModuleNotFoundError" in str(e.value)
+    assert "notacontroller" in str(e.value) and "replicaset" not in str(e.value)
 
 
-def test_every_workload_controller_resolves():
-    classes = resolve(modules=[])
+def test_every_registry_entry_loads():
+    classes = resolve()
+    assert set(classes) == set(REGISTRY)
+    for name, cls in classes.items():
+        assert issubclass(cls, Controller)
+        own = getattr(cls, "name", None)
+        assert own in (None, name) or isinstance(own, property), (name, own)
     assert {"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "job",
-            "cronjob"} <= set(classes)
+            "cronjob", "garbagecollector", "namespace", "endpointslice"} <= set(classes)
 
 
 async def test_runs_controllers_while_holding_the_lease(tmp_path):
     async with api_client(tmp_path) as (_, client):
-        manager = ControllerManager(client, enabled={"replicaset"}, modules=[],
+        manager = ControllerManager(client, enabled={"replicaset"},
                                     options={"identity": "cm-1", "lease_duration": 3, "renew_deadline": 2.5,
                                              "retry_period": 0.5})
         task = asyncio.create_task(manager.run(), name="test-controller-manager")

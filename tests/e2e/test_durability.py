@@ -91,7 +91,7 @@ def test_readyz_answers_quickly(tmp_path: Path, capsys: pytest.CaptureFixture[st
             print(f"\n[startup] /readyz 200 after {elapsed:.2f}s")
         assert elapsed < 30
         assert c.kubectl("get", "--raw", "/readyz").stdout == "ok"
-        assert "[+]etcd ok" in c.kubectl("get", "--raw", "/readyz?verbose").stdout
+        assert "[+]storage ok" in c.kubectl("get", "--raw", "/readyz?verbose").stdout
         assert c.kubectl("get", "--raw", "/livez").stdout == "ok"
         # SIGTERM stops every component and exits cleanly (Cluster.stop would SIGKILL after 10s)
         t0 = time.monotonic()

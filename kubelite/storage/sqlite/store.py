@@ -181,6 +181,26 @@ class SQLiteStorage:
         if self._state != "open":
             raise StorageError(f"sqlite store is {self._state}, not open")
 
+    # -- health ---------------------------------------------------------------------------
+
+    async def check_readable(self) -> str | None:
+        """None if a read of the database file succeeds now, else why not."""
+        if self._state != "open":
+            return f"store is {self._state}"
+        try:
+            await self._read(lambda conn: conn.execute("SELECT id FROM kv ORDER BY id DESC LIMIT 1").fetchone())
+        except (sqlite3.Error, StorageError, OSError) as e:
+            return f"read failed: {e}"
+        return None
+
+    def check_writable(self) -> str | None:
+        """None if the writer thread is running and its last transaction committed."""
+        if self._state != "open" or self._writer is None:
+            return f"store is {self._state}"
+        if not self._writer.alive():
+            return "the writer thread has stopped"
+        return self._writer.last_error
+
     # -- revisions ------------------------------------------------------------------------
 
     def current_revision(self) -> int:

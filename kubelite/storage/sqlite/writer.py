@@ -69,6 +69,8 @@ class Writer:
         self._on_commit = on_commit
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._next_rev = 1
+        #: the last write transaction's failure, None once one commits again (health checks)
+        self.last_error: str | None = None
         # Resolved by the thread once the schema exists: (current revision, compacted revision).
         self.ready: concurrent.futures.Future[tuple[int, int]] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, name="kubelite-sqlite-writer", daemon=True)
@@ -85,6 +87,9 @@ class Writer:
 
     def join(self) -> None:
         self._thread.join()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     # -- the thread -----------------------------------------------------------------------
 
@@ -146,10 +151,12 @@ class Writer:
                 outcomes.append((w.future, ev.kv, None))
                 events.append(ev)
             conn.execute("COMMIT")
+            self.last_error = None
         except Exception as e:  # noqa: BLE001 -- a waiting future must never be left pending
             # The whole batch failed (disk full, I/O error): nothing of it is durable, so every
             # write in it fails and the revisions are handed out again.
             log.error("sqlite write transaction failed: %s", e)
+            self.last_error = f"write transaction failed: {e}"
             self._rollback(conn)
             self._next_rev = first
             err = e if isinstance(e, StorageError) else StorageError(f"sqlite write failed: {e}")
