@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import ssl
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kubelite.kubelet import logs
 from kubelite.kubelet.config import PodResolver, ResolvedContainer
 from kubelite.kubelet.runtime.interface import ContainerState, RuntimeError_, RuntimeService, StreamSession
+# CRI log files are one format whatever the runtime: the process runtime's reader is the one home
+from kubelite.kubelet.runtime.process.logs import follow_log, parse_timestamp
 from kubelite.kubelet.server import channels, portforward
 from kubelite.kubelet.server.stats import PodInfo, SummaryProvider
 
@@ -196,21 +198,28 @@ class KubeletServer:
                 return status(400, "BadRequest",
                               f'container "{rc.container}" in pod "{rc.pod}" is waiting to start: ContainerCreating')
 
-        async def running() -> bool:
+        async def exited() -> bool:
             if previous or cid is None:
-                return False
+                return True
             try:
-                return (await self.runtime.container_status(cid)).state == ContainerState.RUNNING
+                return (await self.runtime.container_status(cid)).state != ContainerState.RUNNING
             except Exception:  # noqa: BLE001 - gone: not running
-                return False
+                return True
 
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        gen = logs.read_logs(path, opts, running=running)
+        gen = follow_log(path, tail=opts.tail_lines, since_ns=opts.since_ns, timestamps=opts.timestamps,
+                         follow=opts.follow, exited=exited, poll=0.1)
+        left = opts.limit_bytes
         try:
             async for chunk in gen:
+                if left is not None:
+                    chunk = chunk[:left]
+                    left -= len(chunk)
                 await resp.write(chunk)
+                if left is not None and left <= 0:
+                    break
         except (ConnectionResetError, asyncio.CancelledError):
             return resp
         finally:
@@ -383,7 +392,16 @@ async def _finish(ws: web.WebSocketResponse, st: dict[str, Any]) -> None:
             await ws.close()
 
 
-def _log_options(request: web.Request) -> tuple[logs.LogOptions, bool]:
+@dataclass(frozen=True)
+class LogOptions:
+    tail_lines: int | None = None
+    since_ns: int | None = None
+    timestamps: bool = False
+    limit_bytes: int | None = None
+    follow: bool = False
+
+
+def _log_options(request: web.Request) -> tuple[LogOptions, bool]:
     q = request.query
 
     def integer(name: str) -> int | None:
@@ -401,15 +419,16 @@ def _log_options(request: web.Request) -> tuple[logs.LogOptions, bool]:
     since = None
     secs = integer("sinceSeconds")
     if secs is not None:
-        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=secs)
+        since = time.time_ns() - secs * 1_000_000_000
     if q.get("sinceTime"):
         if secs is not None:
             raise ValueError("at most one of sinceTime or sinceSeconds may be specified")
-        since = logs.parse_time(q["sinceTime"].encode())
-        if since is None:
-            raise ValueError(f'invalid sinceTime "{q["sinceTime"]}": must be RFC 3339')
-    opts = logs.LogOptions(tail_lines=integer("tailLines"), since=since, timestamps=_flag_q(q, "timestamps"),
-                           limit_bytes=integer("limitBytes"), follow=_flag_q(q, "follow"))
+        try:
+            since = parse_timestamp(q["sinceTime"])
+        except (ValueError, IndexError):
+            raise ValueError(f'invalid sinceTime "{q["sinceTime"]}": must be RFC 3339') from None
+    opts = LogOptions(tail_lines=integer("tailLines"), since_ns=since, timestamps=_flag_q(q, "timestamps"),
+                      limit_bytes=integer("limitBytes"), follow=_flag_q(q, "follow"))
     return opts, _flag_q(q, "previous")
 
 

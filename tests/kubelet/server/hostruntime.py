@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import fcntl
 import os
 import pty
@@ -20,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from kubelite.kubelet.config import ResolvedContainer
-from kubelite.kubelet.logs import format_entry
+from kubelite.kubelet.runtime.process.logs import CRILogWriter
 from kubelite.kubelet.runtime.interface import ContainerState, ContainerStats, ContainerStatus, RuntimeError_
 
 
@@ -105,19 +104,21 @@ class HostRuntime:
         c.started_at = time.time()
         self.containers[c.id] = c
 
+        writer = CRILogWriter(c.log_path)
+
         async def pump(stream: asyncio.StreamReader, name: str, ch: int) -> None:
-            with open(c.log_path, "ab", buffering=0) as f:
-                while True:
-                    line = await stream.readline()
-                    if not line:
-                        return
-                    for q in list(c.attached):
-                        q.put_nowait((ch, line))
-                    f.write(format_entry(dt.datetime.now(dt.timezone.utc), name, line.rstrip(b"\n"),
-                                         partial=not line.endswith(b"\n")))
+            while True:
+                line = await stream.readline()
+                if not line:
+                    return
+                for q in list(c.attached):
+                    q.put_nowait((ch, line))
+                writer.feed(name, line)
 
         async def run() -> None:
             await asyncio.gather(pump(c.proc.stdout, "stdout", 1), pump(c.proc.stderr, "stderr", 2))
+            writer.flush()
+            writer.close()
             c.exit_code = await c.proc.wait()
             c.finished_at = time.time()
             for q in list(c.attached):
