@@ -104,6 +104,16 @@ def test_dynamic_resource_allocation_objects(cluster: Cluster, ns: str, kubectl_
     res = cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump(bad), check=False)
     assert res.returncode != 0 and ('spec.devices.requests[0]: Required value: exactly one of `exactly` or '
                                     '`firstAvailable` is required') in res.stderr
+    # a pod asks for devices through a claim; its containers name the pod's claims
+    gpu_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gpu-user"},
+               "spec": {"resourceClaims": [{"name": "gpu", "resourceClaimName": "one-gpu"}],
+                        "containers": [{"name": "app", "image": "cuda", "resources": {"claims": [{"name": "gpu"}]}}]}}
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump(gpu_pod))
+    assert cluster.json("-n", ns, "get", "pod", "gpu-user")["spec"]["resourceClaims"] == gpu_pod["spec"]["resourceClaims"]
+    stray = {**gpu_pod, "metadata": {"name": "stray"}, "spec": {**gpu_pod["spec"], "resourceClaims": []}}
+    res = cluster.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump(stray), check=False)
+    assert res.returncode != 0 and ('spec.containers[0].resources.claims[0]: Not found: "gpu": must be one of the '
+                                    'names in pod.spec.resourceClaims which is empty') in res.stderr
     cluster.kubectl("delete", f"resourceslice/{slice_name}", f"deviceclass/{docs[0]['metadata']['name']}")
 
 

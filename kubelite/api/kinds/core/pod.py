@@ -21,7 +21,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from kubelite.api.kinds.core import pod_resize
+from kubelite.api.kinds.core import pod_claims, pod_resize
 from kubelite.api.kinds.core.container import default_container, host_port_conflicts, validate_containers
 from kubelite.api.kinds.core.pod_table import POD_COLUMNS, pod_row
 from kubelite.api.kinds.core.volume import default_volume, validate_volumes
@@ -287,6 +287,7 @@ def validate_pod_spec(spec: dict[str, Any] | None, path: str) -> list[FieldError
             v = sc.get(f)
             if v is not None and (not isinstance(v, int) or not 0 <= v <= MAX_INT32):
                 errs.append(invalid(child(path, "securityContext", f), v, inclusive_range_error(0, MAX_INT32)))
+    errs += pod_claims.validate(spec, path)
     if spec.get("overhead") is not None:
         for k, q in (spec.get("overhead") or {}).items():
             try:
