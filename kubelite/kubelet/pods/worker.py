@@ -214,7 +214,8 @@ class PodWorkers:
         if rec is None:
             meta = pod["metadata"]
             rec = self.records[key] = PodRecord(key, uid or "", meta.get("namespace", ""), meta.get("name", ""))
-        rec.grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+        tgp = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        rec.grace = 30 if tgp is None else max(0, int(tgp))
         if rec.terminating is not None:
             return  # termination in progress; it re-enqueues when done
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
