@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import ssl
 from typing import Any
@@ -62,8 +63,11 @@ async def _streaming_server(runtime: RuntimeService, kubelet: Kubelet, cfg: Agen
     cls = getattr(mod, "KubeletServer", None)
     if cls is None:
         return None
+    kwargs: dict[str, Any] = {}
+    if "root_dir" in inspect.signature(cls).parameters:
+        kwargs["root_dir"] = str(cfg.root_dir)     # the filesystem the Summary API reports
     server = cls(runtime=runtime, resolver=kubelet, node_name=cfg.node_name, host=cfg.node_ip, port=cfg.kubelet_port,
-                 ssl_context=_server_ssl(cfg))
+                 ssl_context=_server_ssl(cfg), **kwargs)
     await server.start()
     return server
 

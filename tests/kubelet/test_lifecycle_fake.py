@@ -275,3 +275,64 @@ async def test_emptydir_over_its_size_limit_evicts_the_pod(agent: Agent) -> None
     p = await eventually(lambda: _phase(agent, "filler", "Failed"), what="Evicted")
     assert p["status"]["reason"] == "Evicted"
     assert p["status"]["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '
+
+
+async def test_persistent_volume_claim_mounts_the_pv_path(agent: Agent, tmp_path: Path) -> None:
+    from kubelite.client import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
+    data = tmp_path / "pv-data"
+    await agent.admin.create(PERSISTENTVOLUMES, {"metadata": {"name": "pv1"}, "spec": {
+        "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": str(data)},
+        "persistentVolumeReclaimPolicy": "Delete"}})
+    await agent.admin.create(PERSISTENTVOLUMECLAIMS, {"metadata": {"name": "claim", "namespace": "default"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    await agent.admin.create(PODS, make_pod("stateful", [c(volumeMounts=[{"name": "d", "mountPath": "/data",
+                                                                          "subPath": "app"}])],
+                                            volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "claim"}}]))
+
+    async def failed_mount():
+        evs = await events(agent, "stateful")
+        return any(r == "FailedMount" and 'persistentvolumeclaim "claim" is not bound' in m for r, m in evs)
+    await eventually(failed_mount, what="FailedMount while unbound")
+    # what the PV controller does when it binds them
+    await agent.admin.patch(PERSISTENTVOLUMECLAIMS, "claim", {"spec": {"volumeName": "pv1"}}, namespace="default")
+    await agent.admin.patch(PERSISTENTVOLUMECLAIMS, "claim", {"status": {"phase": "Bound"}}, namespace="default",
+                            subresource="status")
+    await eventually(lambda: _phase(agent, "stateful", "Running"), timeout=8, what="Running once bound")
+    cfg = next(x for x in agent.runtime._containers.values() if x.config.name == "app").config
+    assert cfg.mounts[0].host_path == str(data / "app") and (data / "app").is_dir()
+
+
+async def test_http_hooks_and_failed_post_start(agent: Agent) -> None:
+    from aiohttp import web
+    hits: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=500 if request.path == "/bad" else 200)
+
+    app = web.Application()
+    app.router.add_get("/{name}", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        await agent.admin.create(PODS, make_pod("hooked", [c(lifecycle={
+            "postStart": {"httpGet": {"path": "/started", "port": port}},
+            "preStop": {"httpGet": {"path": "/stopping", "port": port}}})], terminationGracePeriodSeconds=2))
+        await eventually(lambda: _phase(agent, "hooked", "Running"), what="Running")
+        assert hits == ["/started"]
+        await agent.admin.delete(PODS, "hooked", namespace="default")
+        await eventually(lambda: _gone(agent, "hooked"), what="removed")
+        assert hits == ["/started", "/stopping"]
+        await agent.admin.create(PODS, make_pod("badhook", [c(lifecycle={
+            "postStart": {"httpGet": {"path": "/bad", "port": port}}})]))
+        await has_event(agent, "badhook", ("FailedPostStartHook", "PostStartHook failed: HTTP probe failed with statuscode: 500"))
+
+        async def restarted():
+            p = await agent.pod("badhook")
+            return (statuses(p).get("app") or {}).get("restartCount", 0) >= 1
+        await eventually(restarted, what="restart after a failed postStart")
+    finally:
+        await runner.cleanup()

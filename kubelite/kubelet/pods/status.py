@@ -9,8 +9,8 @@ API holds and written only when it differs. Semantics follow the kubelet
 
 - phase: Pending while init containers run or a container waits for its first start; Running
   while any container runs or will be restarted; Succeeded when every container exited 0 and
-  none will restart; Failed when all stopped and one failed (restartPolicy Never, or OnFailure
-  never failing... see ``phase``).
+  none will restart; Failed when all stopped, none will restart and one exited non-zero (or an
+  init container failed under restartPolicy Never).
 - conditions: PodReadyToStartContainers (sandbox up), Initialized ("containers with incomplete
   status: [a b]"), ContainersReady / Ready ("containers with unready status: [a]", reason
   ContainersNotReady; PodCompleted once terminal), PodScheduled kept as the scheduler wrote it.

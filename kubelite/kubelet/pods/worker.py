@@ -38,7 +38,7 @@ from kubelite.kubelet.pods import envvars
 from kubelite.kubelet.pods.admission import admit, pod_requests
 from kubelite.kubelet.pods.backoff import CrashBackoff, backoff_message
 from kubelite.kubelet.pods.status import (Attempt, ContainerView, PodFacts, any_regular_started, init_done,
-                                          pod_status, rfc3339)
+                                          pod_status)
 from kubelite.kubelet.runtime.interface import (ContainerConfig, ContainerState, ContainerStatus, Mount,
                                                 PodSandboxConfig, Resources, RuntimeError_, SandboxState,
                                                 SecurityContext)
@@ -214,7 +214,8 @@ class PodWorkers:
         if rec is None:
             meta = pod["metadata"]
             rec = self.records[key] = PodRecord(key, uid or "", meta.get("namespace", ""), meta.get("name", ""))
-        rec.grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+        tgp = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        rec.grace = 30 if tgp is None else max(0, int(tgp))
         if rec.terminating is not None:
             return  # termination in progress; it re-enqueues when done
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
@@ -491,7 +492,6 @@ class PodWorkers:
         log_dir = self.k.log_dir(rec) / name
         log_path = log_dir / f"{attempt}.log"
         await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
-        meta = pod["metadata"]
         cfg = ContainerConfig(
             name=name, attempt=attempt, image=image, command=tuple(argv), env=tuple(env),
             working_dir=c.get("workingDir") or "", mounts=tuple(mounts), log_path=str(log_path),
@@ -502,7 +502,6 @@ class PodWorkers:
             annotations={"io.kubernetes.container.restartCount": str(attempt),
                          "io.kubernetes.pod.terminationGracePeriod": str(rec.grace),
                          **({"io.kubernetes.container.init": "true"} if init else {})})
-        _ = meta
         if not argv:
             fail("CreateContainerError", f"container {name} has no command: the {self.runtime.name} runtime "
                                          "runs no image entrypoint; set command")
@@ -750,7 +749,8 @@ class PodWorkers:
             pod_like: Obj = {"metadata": {"name": rec.name, "namespace": rec.namespace, "uid": rec.uid},
                              "spec": {"containers": [{"name": n} for n, v in rec.views.items() if not v.sidecar],
                                       "initContainers": [{"name": n} for n, v in rec.views.items() if v.sidecar]}}
-            await self._kill_all(rec, pod_like, min(float(rec.grace), 30.0))
+            # removed without a graceful deletion we saw (a force delete): the short kill
+            await self._kill_all(rec, pod_like, min(float(rec.grace), MIN_KILL_GRACE))
         await self._stop_sandbox(rec)
         for t in rec.tasks():
             if t is not asyncio.current_task():
@@ -867,6 +867,3 @@ class PodWorkers:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-
-    def rfc(self, ts: float) -> str:
-        return rfc3339(ts)
