@@ -107,9 +107,10 @@ def test_plain_install_then_encryption(tmp_path: Path) -> None:
     c.start()
     try:
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
-        assert "identity=1" in secrets_encrypt(c, "status")
+        # two plain Secrets: the test's and the join token's (kube-system/bootstrap-token-<id>)
+        assert "identity=2" in secrets_encrypt(c, "status")
         out = secrets_encrypt(c, "reencrypt")
-        assert "Objects re-encrypted: 1" in out and "reencrypt_finished" in out
+        assert "Objects re-encrypted: 2" in out and "reencrypt_finished" in out
         assert base64.b64decode(c.json("get", "secret", "old")["data"]["a"]) == b"before"
     finally:
         c.stop()
