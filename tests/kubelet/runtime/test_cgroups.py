@@ -32,6 +32,8 @@ def test_v2_driver_writes_limits_and_enables_controllers(tmp_path: Path) -> None
     assert (d / "cpu.max").read_text() == "150000 100000"
     assert (d / "cpu.weight").read_text() == str(cgroups.cpu_weight(512))
     assert (d / "pids.max").read_text() == "100"
+    cg.apply(Resources(cpu_quota_us=100))
+    assert (d / "cpu.max").read_text() == "1000 100000"          # the kernel's minimum quota
     cg.apply(Resources())
     assert (d / "memory.max").read_text() == "max" and (d / "cpu.max").read_text() == "max 100000"
     assert (d / "pids.max").read_text() == "max"

@@ -126,3 +126,13 @@ async def test_follow_without_follow_returns(tmp_path: Path) -> None:
     out = [x async for x in follow_log(p, follow=False, timestamps=True)]
     assert len(out) == 2 and out[1].endswith(b"Z b\n")
     assert [x async for x in follow_log(str(tmp_path / "missing.log"), follow=False)] == []
+
+
+async def test_follow_limit_bytes(tmp_path: Path) -> None:
+    p = str(tmp_path / "0.log")
+    w = CRILogWriter(p)
+    w.feed("stdout", b"abc\ndef\nghi\n")
+    w.close()
+    assert b"".join([x async for x in follow_log(p, follow=False, limit_bytes=6)]) == b"abc\nde"
+    assert [x async for x in follow_log(p, follow=False, limit_bytes=0)] == []
+    assert b"".join([x async for x in follow_log(p, follow=False, limit_bytes=100)]) == b"abc\ndef\nghi\n"

@@ -167,21 +167,30 @@ async def test_cgroup_limits_written(rt: ProcessRuntime, tmp_path: Path) -> None
 @root_only
 async def test_sandbox_namespaces_hostname_hosts(rt: ProcessRuntime, tmp_path: Path) -> None:
     sid = await rt.run_pod_sandbox(pod(hostname="web-0", hosts_file=HOSTS, dns_config="nameserver 10.43.0.10\n"))
-    script = ("hostname; readlink /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/mnt; "
-              "echo pid=$$; cat /etc/hosts /etc/resolv.conf; ls /proc | grep -c '^[0-9]'")
-    (a, la), (b, lb) = await asyncio.gather(run(rt, sid, tmp_path, "sh", "-c", script, name="a"),
-                                            run(rt, sid, tmp_path, "sh", "-c", script, name="b"))
-    assert a.exit_code == 0 and b.exit_code == 0, (la, lb)
+    script = ("hostname; echo pid=$$; cat /etc/hosts /etc/resolv.conf; ls /proc | grep -c '^[0-9]'; "
+              "echo done; sleep 100")
+    cids = [await rt.create_container(sid, ctr(tmp_path, "sh", "-c", script, name=n)) for n in ("a", "b")]
+    for c in cids:
+        await rt.start_container(c)
+    sts = [await rt.container_status(c) for c in cids]
+    for _ in range(100):
+        if all("stdout:done" in log_lines(st.log_path) for st in sts):
+            break
+        await asyncio.sleep(0.05)
+    la, lb = (log_lines(st.log_path) for st in sts)
     assert la[0] == lb[0] == "stdout:web-0"
-    assert la[1] == lb[1] and la[2] == lb[2]                       # shared UTS and IPC
-    assert la[3] != lb[3] and la[4] != lb[4]                       # own PID and mount namespaces
-    host = [os.readlink(f"/proc/self/ns/{n}") for n in ("uts", "ipc", "pid")]
-    assert [la[1][7:], la[2][7:], la[3][7:]] != host and la[1][7:] != host[0]
-    assert la[5] == "stdout:pid=2"                                 # the init is PID 1
+    assert la[1] == "stdout:pid=2"                                  # the init is PID 1
     assert "stdout:10.1.2.3\tweb-0.example" in la and "stdout:nameserver 10.43.0.10" in la
-    assert int(la[-1].split(":")[1]) <= 4                          # its own /proc: init, sh, ls, grep
+    assert int(la[-2].split(":")[1]) <= 4                           # its own /proc: init, sh, ls, grep
+    nsa, nsb, host = ({n: os.readlink(f"/proc/{pid}/ns/{n}") for n in ("uts", "ipc", "pid", "mnt")}
+                      for pid in (sts[0].pid, sts[1].pid, os.getpid()))
+    assert nsa["uts"] == nsb["uts"] != host["uts"] and nsa["ipc"] == nsb["ipc"] != host["ipc"]  # the pod's
+    assert len({nsa["pid"], nsb["pid"], host["pid"]}) == 3 and len({nsa["mnt"], nsb["mnt"], host["mnt"]}) == 3
     assert socket.gethostname() != "web-0"
-    assert "web-0.example" not in Path("/etc/hosts").read_text()  # the host's file is untouched
+    assert "web-0.example" not in Path("/etc/hosts").read_text()   # the host's file is untouched
+    # An exec joins the same namespaces.
+    code, out, _ = await rt.exec_sync(cids[1], ["sh", "-c", "hostname; readlink /proc/self/ns/ipc"], 5)
+    assert out.decode().split() == ["web-0", nsb["ipc"]]
 
 
 @root_only
@@ -440,3 +449,170 @@ async def test_shim_restarts_and_containers_survive_it(rt: ProcessRuntime, state
     await rt.start_container(second)
     assert (await rt.wait_container(second)).exit_code == 4
     assert shim.call(str(state), {"op": "ping"})["pid"] != old["pid"]
+
+
+@root_only
+async def test_security_context(rt: ProcessRuntime, tmp_path: Path) -> None:
+    from kubelite.kubelet.runtime.interface import SecurityContext
+    from kubelite.kubelet.runtime.process import caps
+    sid = await rt.run_pod_sandbox(pod())
+    vol, target, probe = tmp_path / "vol", tmp_path / "data", tmp_path / "root-probe"
+    vol.mkdir()
+    target.mkdir()
+    sec = SecurityContext(read_only_root_filesystem=True, allow_privilege_escalation=False,
+                          capabilities_drop=("ALL",), capabilities_add=("NET_BIND_SERVICE",))
+    cid = await rt.create_container(sid, ctr(
+        tmp_path, "sh", "-c", f"grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; "
+        f"touch {probe} 2>/dev/null || echo ro-root; touch {target}/ok && echo vol-rw; sleep 100",
+        security=sec, mounts=(Mount(str(target), str(vol)),)))
+    await rt.start_container(cid)
+    code, out, err = await rt.exec_sync(cid, ["sh", "-c", f"touch {probe} 2>/dev/null || echo exec-ro"], 5)
+    assert out == b"exec-ro\n", (out, err)                   # an exec sees the same read-only root
+    await rt.stop_container(cid, 0)
+    lines = log_lines((await rt.container_status(cid)).log_path)
+    assert lines[:2] == [f"stdout:CapBnd:\t{1 << caps.NUMBER['NET_BIND_SERVICE']:016x}", "stdout:NoNewPrivs:\t1"]
+    assert lines[2:] == ["stdout:ro-root", "stdout:vol-rw"]
+    assert not probe.exists() and (vol / "ok").exists()
+    # The default set: root keeps containerd's 14 capabilities, not CAP_SYS_ADMIN; users apply.
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", "grep CapBnd /proc/self/status; id -u; id -g",
+                          security=SecurityContext(run_as_user=65534, run_as_group=65534))
+    expected = sum(1 << caps.NUMBER[c] for c in caps.DEFAULT)
+    assert lines == [f"stdout:CapBnd:\t{expected:016x}", "stdout:65534", "stdout:65534"]
+
+
+def test_capability_sets() -> None:
+    from kubelite.kubelet.runtime.process.caps import CAPS, DEFAULT, effective
+    assert effective((), (), False) == DEFAULT
+    assert effective((), (), True) == set(CAPS)
+    assert effective(("NET_ADMIN",), ("CAP_CHOWN",), False) == DEFAULT - {"CHOWN"} | {"NET_ADMIN"}
+    assert effective(("ALL",), ("CHOWN",), False) == set(CAPS) - {"CHOWN"}
+    assert effective(("NET_BIND_SERVICE",), ("ALL",), False) == {"NET_BIND_SERVICE"}
+    assert effective(("BOGUS",), (), False) == DEFAULT
+
+
+def test_shim_leaves_when_its_state_dir_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    from kubelite.kubelet.runtime.process import shim
+    d = tmp_path / "shimdir"
+    d.mkdir()
+    shim.start(str(d), idle_check=0.1)
+    pid = shim.call(str(d), {"op": "ping"})["pid"]
+    shutil.rmtree(d)
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the shim outlived its state dir")
+
+
+async def test_unread_stdin_does_not_stall_the_logs(rt: ProcessRuntime, tmp_path: Path) -> None:
+    sid = await rt.run_pod_sandbox(pod())
+    cid = await rt.create_container(sid, ctr(tmp_path, "sh", "-c", "sleep 0.3; i=0; while [ $i -lt 50 ]; "
+                                             "do echo $i; i=$((i+1)); done; sleep 100", stdin=True))
+    await rt.start_container(cid)
+    sess = await rt.attach(cid, tty=False, stdin=True)
+    await sess.write_stdin(b"x" * (300 * 1024))         # far more than a pipe holds; nobody reads it
+    path = (await rt.container_status(cid)).log_path
+    for _ in range(100):
+        if "stdout:49" in log_lines(path):
+            break
+        await asyncio.sleep(0.05)
+    assert "stdout:49" in log_lines(path)
+    await sess.close()
+    await rt.stop_container(cid, 0)
+
+
+@root_only
+async def test_host_pid_and_ipc(rt: ProcessRuntime, tmp_path: Path) -> None:
+    sid = await rt.run_pod_sandbox(pod(hostname="hp", host_pid=True, host_ipc=True))
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", "hostname; readlink /proc/self/ns/pid /proc/self/ns/ipc; "
+                          "echo $$")
+    assert lines[0] == "stdout:hp"                                  # still the pod's UTS namespace
+    assert lines[1:3] == [f"stdout:{os.readlink('/proc/self/ns/pid')}", f"stdout:{os.readlink('/proc/self/ns/ipc')}"]
+    assert int(lines[3].split(":")[1]) > 2                          # a host pid
+
+
+UNPRIVILEGED_SCRIPT = """
+import asyncio, os, sys
+from kubelite.kubelet.runtime.process import ProcessRuntime, killall
+from kubelite.kubelet.runtime.interface import ContainerConfig, PodSandboxConfig
+async def main(d):
+    rt = ProcessRuntime(d + "/state")
+    assert not rt.isolate and rt.cgroups is None
+    sid = await rt.run_pod_sandbox(PodSandboxConfig(name="p", namespace="d", uid="u"))
+    cid = await rt.create_container(sid, ContainerConfig(name="c", attempt=0, image="",
+        command=("sh", "-c", "id -u; sleep 30"), log_path=d + "/c.log"))
+    await rt.start_container(cid)
+    code, out, _ = await rt.exec_sync(cid, ["id", "-u"], 5)
+    await rt.stop_container(cid, 2)
+    st = await rt.container_status(cid)
+    print(os.geteuid(), code, out.decode().strip(), st.exit_code, open(d + "/c.log").read().split()[-1])
+    killall(d + "/state")
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@root_only
+def test_unprivileged_user_gets_plain_processes() -> None:
+    """The non-root path for real: as ``nobody`` (with the system's Python: the test's own may
+    live under /root), no namespaces, no cgroups, same lifecycle."""
+    import shutil
+    import tempfile
+    py = "/usr/bin/python3"
+    if not (shutil.which("runuser") and os.path.exists(py)):
+        pytest.skip("needs runuser and /usr/bin/python3")
+    d = tempfile.mkdtemp(prefix="kl-nobody-", dir="/tmp")
+    try:
+        os.chmod(d, 0o777)
+        Path(d, "s.py").write_text(UNPRIVILEGED_SCRIPT)
+        out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"PYTHONPATH={Path(__file__).resolve().parents[3]}",
+                              py, f"{d}/s.py", d], capture_output=True, text=True, timeout=60, cwd="/tmp")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["65534", "0", "65534", "143", "65534"]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@root_only
+async def test_containers_hold_no_other_pods_pins(rt: ProcessRuntime, state: Path, tmp_path: Path) -> None:
+    """A container's mount namespace starts as a copy of the host's, pins of every pod included;
+    the init drops them so that a removed pod's namespaces do not live on inside other pods."""
+    first = await rt.run_pod_sandbox(pod(name="first"))
+    second = await rt.run_pod_sandbox(pod(name="second"))
+    cid = await rt.create_container(second, ctr(tmp_path, "sleep", "100"))
+    await rt.start_container(cid)
+    init = rt._containers[cid]["init"]["init_pid"]
+    mounts = Path(f"/proc/{init}/mountinfo").read_text()
+    assert str(state) not in mounts
+    assert str(state / "sandboxes" / first) in Path("/proc/self/mountinfo").read_text()
+    await rt.remove_pod_sandbox(first)
+    assert str(state / "sandboxes" / first) not in Path("/proc/self/mountinfo").read_text()
+    # The container still runs in its own pod's namespaces.
+    assert (await rt.exec_sync(cid, ["hostname"], 5))[1] == b"second\n"
+
+
+def test_shim_of_other_code_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubelite.kubelet.runtime.process import shim
+    d = tmp_path / "s"
+    d.mkdir()
+    shim.ensure(str(d))
+    old = shim.call(str(d), {"op": "ping"})["pid"]
+    shim.ensure(str(d))                                     # same code: kept
+    assert shim.call(str(d), {"op": "ping"})["pid"] == old
+    started: list[str] = []
+    monkeypatch.setattr(shim, "VERSION", "an-upgrade")    # the agent's code changed
+    monkeypatch.setattr(shim, "start", lambda state_dir, idle_check=0: started.append(state_dir))
+    shim.ensure(str(d))
+    assert started == [str(d)]                              # a new one is started...
+    for _ in range(100):                                    # ...after the old one was told to quit
+        if not Path(f"/proc/{old}").exists():
+            break
+        time.sleep(0.02)
+    assert not Path(f"/proc/{old}").exists()
+    monkeypatch.undo()
+    shim.ensure(str(d))
+    assert shim.call(str(d), {"op": "ping"})["pid"] != old
+    shim.stop(str(d))

@@ -94,6 +94,16 @@ def _rmdir_tree(path: str) -> None:
     log.warning("cgroup %s could not be removed", path)
 
 
+def _period(res: Resources) -> int:
+    return min(max(res.cpu_period_us or 100_000, 1000), 1_000_000)
+
+
+def _quota(res: Resources) -> int:
+    """The kernel refuses quotas under 1 ms; the kubelet raises them to that (limit 1m → 1000
+    µs per 100 ms period rather than an error)."""
+    return max(res.cpu_quota_us, 1000) if res.cpu_quota_us > 0 else 0
+
+
 def cpu_weight(shares: int) -> int:
     """cgroup v2 cpu.weight from v1 shares, as runc and the kubelet convert them
     (2 → 1, 1024 → 39, 262144 → 10000)."""
@@ -136,8 +146,8 @@ class CgroupV1:
             _write(f"{d['memory']}/memory.limit_in_bytes", str(res.memory_limit_bytes or -1))
         if "cpu" in d:
             _write(f"{d['cpu']}/cpu.shares", str(max(2, res.cpu_shares)))
-            _write(f"{d['cpu']}/cpu.cfs_period_us", str(res.cpu_period_us or 100_000))
-            _write(f"{d['cpu']}/cpu.cfs_quota_us", str(res.cpu_quota_us or -1))
+            _write(f"{d['cpu']}/cpu.cfs_period_us", str(_period(res)))
+            _write(f"{d['cpu']}/cpu.cfs_quota_us", str(_quota(res) or -1))
         if "pids" in d:
             _write(f"{d['pids']}/pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")
 
@@ -204,8 +214,7 @@ class CgroupV2:
                 log.warning("memory limit not applied to %s (memory controller not delegated?)", p)
         else:
             _write(f"{p}/memory.max", "max")
-        quota = str(res.cpu_quota_us) if res.cpu_quota_us > 0 else "max"
-        _write(f"{p}/cpu.max", f"{quota} {res.cpu_period_us or 100_000}")
+        _write(f"{p}/cpu.max", f"{_quota(res) or 'max'} {_period(res)}")
         _write(f"{p}/cpu.weight", str(cpu_weight(res.cpu_shares)))
         _write(f"{p}/pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max")
 

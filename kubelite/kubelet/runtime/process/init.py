@@ -44,6 +44,7 @@ import termios
 import time
 from typing import Any
 
+from kubelite.kubelet.runtime.process import caps
 from kubelite.kubelet.runtime.process import namespaces as ns
 from kubelite.kubelet.runtime.process.logs import CRILogWriter
 
@@ -55,6 +56,7 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 MAX_CLIENT_BUFFER = 4 << 20
 PR_SET_CHILD_SUBREAPER = 36
 SOCK_NAME = "attach.sock"
+START_TIMEOUT = 30.0       # seconds from fork to the command running
 
 
 def write_json_atomic(path: str, obj: dict[str, Any]) -> None:
@@ -122,8 +124,18 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
             os._exit(1)
     os.close(w)
     chunks = []
+    deadline = time.monotonic() + START_TIMEOUT
     try:
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                # Stuck before the command ran (a mount that hangs, say): a stuck start must not
+                # hold up every other one. A and B share A's process group (A called setsid).
+                try:
+                    os.killpg(a, signal.SIGKILL)
+                except OSError:
+                    pass
+                return {"error": f"the container did not start within {START_TIMEOUT:.0f}s"}
             b = os.read(r, 65536)
             if not b:
                 break
@@ -183,12 +195,17 @@ def _init(spec: dict[str, Any], w: int) -> None:
     my_ticks = proc_start_ticks(my_pid, f"/proc/self/fd/{host_proc}")
     if spec.get("isolate"):
         ns.make_private("/")
+        # This mount namespace is a copy of the host's, with every pod's namespace pins in it:
+        # drop them here, or they would keep other pods' namespaces alive as long as we run.
+        for point in ns.mounted_under(spec.get("state_root") or d):
+            ns.unpin(point)
         for src, dst, ro in spec.get("mounts", ()):
             _ensure_mountpoint(src, dst)
             ns.bind(src, dst, readonly=ro)
         if spec.get("new_pid"):
             ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
-    elif sys.platform == "linux":
+    if not (spec.get("isolate") and spec.get("new_pid")) and sys.platform == "linux":
+        # Not a PID 1 (no namespaces, or hostPID): orphans of the command are still ours to reap.
         import ctypes
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
@@ -270,18 +287,17 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
             with open(path, "w") as f:
                 f.write("0")
         _reset_signals()
-        if spec.get("cwd"):
-            try:
-                os.chdir(spec["cwd"])
-            except OSError as e:
-                raise _StartError(f'chdir to cwd ("{spec["cwd"]}") failed: {e.strerror.lower()}') from None
-        gid, uid = spec.get("gid"), spec.get("uid")
-        if spec.get("groups") is not None and (uid is not None or gid is not None):
-            os.setgroups(spec["groups"])
-        if gid is not None:
-            os.setgid(gid)
-        if uid is not None:
-            os.setuid(uid)
+        if spec.get("readonly_root"):
+            # Its own mount namespace, so that only the command (and execs, which join its
+            # namespaces) sees / read-only; the init keeps writing its log and records. The
+            # kernel refuses the remount while this process holds files open for writing:
+            # close everything but stdio and the report pipe first.
+            keep = sorted({err_w, host_proc})
+            for lo, hi in zip([3] + [k + 1 for k in keep], keep + [1 << 20]):
+                os.closerange(lo, hi)
+            ns.unshare(ns.CLONE_NEWNS)
+            ns.mount("", "/", None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY)
+        process_attributes(spec)
         argv = spec["argv"]
         try:
             os.execvpe(argv[0], argv, spec["env"])
@@ -296,6 +312,26 @@ def _exec_child(spec: dict[str, Any], fds: list[int], err_w: int, host_proc: int
 
 class _StartError(Exception):
     pass
+
+
+def process_attributes(spec: dict[str, Any]) -> None:
+    """Working dir, capabilities, no_new_privs, groups and user of a container's command (or
+    of an exec in it): the last steps before execve, in the order the kernel needs (the
+    bounding set can only shrink while we still hold CAP_SETPCAP, i.e. before setuid)."""
+    if spec.get("cwd"):
+        try:
+            os.chdir(spec["cwd"])
+        except OSError as e:
+            raise _StartError(f'chdir to cwd ("{spec["cwd"]}") failed: {(e.strerror or "").lower()}') from None
+    if spec.get("cap_drop") or spec.get("no_new_privs"):
+        caps.apply(spec.get("cap_drop") or [], bool(spec.get("no_new_privs")))
+    gid, uid = spec.get("gid"), spec.get("uid")
+    if spec.get("groups") is not None and (uid is not None or gid is not None):
+        os.setgroups(spec["groups"])
+    if gid is not None:
+        os.setgid(gid)
+    if uid is not None:
+        os.setuid(uid)
 
 
 def exec_error(cmd: str, e: OSError) -> str:
@@ -317,6 +353,10 @@ class _Init:
                  stdin_w: int | None, tty: bool, sig_r: int) -> None:
         self.spec, self.child, self.outputs, self.stdin_w, self.tty = spec, child, outputs, stdin_w, tty
         self.writer = writer
+        self.stdin_buf = bytearray()
+        self.stdin_closing = False
+        if stdin_w is not None:
+            os.set_blocking(stdin_w, False)
         self.status: int | None = None
         self.clients: dict[int, _Client] = {}
         self.stdin_claimed = False
@@ -369,6 +409,10 @@ class _Init:
                 self._reap()        # belt and braces: a lost wakeup costs at most 2 s
                 continue
             for fd, ev in events:
+                if fd == self.stdin_w and ev & select.POLLOUT:
+                    self._flush_stdin()
+                    if not ev & ~select.POLLOUT:
+                        continue
                 if fd == self.sig_r:
                     self._signals()
                 elif fd in self.outputs:
@@ -479,12 +523,11 @@ class _Init:
             self._frame(kind, payload)
 
     def _frame(self, kind: int, payload: bytes) -> None:
-        if kind == F_STDIN and self.stdin_w is not None:
+        if kind == F_STDIN and self.stdin_w is not None and not self.stdin_closing:
             self.stdin_claimed = True
-            try:
-                os.write(self.stdin_w, payload)  # blocking: the command reads its stdin
-            except OSError:
-                pass
+            if len(self.stdin_buf) + len(payload) <= MAX_CLIENT_BUFFER:   # beyond: dropped
+                self.stdin_buf += payload
+            self._flush_stdin()
         elif kind == F_CLOSE:
             self._close_stdin()
         elif kind == F_RESIZE and self.tty and len(payload) == 4:
@@ -493,8 +536,36 @@ class _Init:
             if fd is not None:
                 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
+    def _flush_stdin(self) -> None:
+        """Write what clients sent to the command's stdin without ever blocking the init (a
+        command that does not read its stdin must not stop its output being logged)."""
+        fd = self.stdin_w
+        if fd is None:
+            self.stdin_buf.clear()
+            return
+        while self.stdin_buf:
+            try:
+                del self.stdin_buf[:os.write(fd, self.stdin_buf)]
+            except BlockingIOError:
+                break
+            except OSError:
+                self.stdin_buf.clear()
+        mask = (select.POLLIN if fd in self.outputs else 0) | (select.POLLOUT if self.stdin_buf else 0)
+        if mask:
+            self.poll.register(fd, mask)        # (re-)registering sets the mask
+        else:
+            try:
+                self.poll.unregister(fd)
+            except KeyError:
+                pass
+        if not self.stdin_buf and self.stdin_closing:
+            self._close_stdin()
+
     def _close_stdin(self) -> None:
         if self.stdin_w is None:
+            return
+        if self.stdin_buf:                      # after what is still buffered
+            self.stdin_closing = True
             return
         if self.tty:
             try:

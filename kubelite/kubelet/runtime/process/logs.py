@@ -229,11 +229,28 @@ def read_log(path: str, *, tail: int | None = None, since_ns: int | None = None,
 async def follow_log(path: str, *, tail: int | None = None, since_ns: int | None = None,
                      timestamps: bool = False, streams: tuple[str, ...] = ("stdout", "stderr"),
                      follow: bool = True, exited: Callable[[], Awaitable[bool]] | None = None,
-                     poll: float = 0.2) -> AsyncIterator[bytes]:
+                     poll: float = 0.2, limit_bytes: int | None = None) -> AsyncIterator[bytes]:
     """``kubectl logs`` for one container: the selected existing lines, then (``follow``) new
     lines as the init writes them, across rotations, until ``exited()`` says the container is
     gone and the file is drained. Yields rendered lines (with ``timestamps``, prefixed by the
-    record's time as the kubelet does)."""
+    record's time as the kubelet does). ``limit_bytes`` ends the output after that many bytes
+    (the last line cut), as ``kubectl logs --limit-bytes``."""
+    gen = _follow(path, tail, since_ns, timestamps, streams, follow, exited, poll)
+    try:
+        async for chunk in gen:
+            if limit_bytes is not None:
+                if len(chunk) >= limit_bytes:
+                    if limit_bytes:
+                        yield chunk[:limit_bytes]
+                    return
+                limit_bytes -= len(chunk)
+            yield chunk
+    finally:
+        await gen.aclose()          # its file descriptor, now rather than at garbage collection
+
+
+async def _follow(path: str, tail: int | None, since_ns: int | None, timestamps: bool, streams: tuple[str, ...],
+                  follow: bool, exited: Callable[[], Awaitable[bool]] | None, poll: float) -> AsyncIterator[bytes]:
     entries, offset = await asyncio.to_thread(read_log, path, tail=tail, since_ns=since_ns, streams=streams)
     for e in entries:
         yield e.render(timestamps)

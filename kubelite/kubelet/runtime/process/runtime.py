@@ -57,7 +57,7 @@ from kubelite.kubelet.runtime.interface import (
     SandboxState,
     StreamSession,
 )
-from kubelite.kubelet.runtime.process import cgroups
+from kubelite.kubelet.runtime.process import caps, cgroups
 from kubelite.kubelet.runtime.process import namespaces as ns
 from kubelite.kubelet.runtime.process import shim
 from kubelite.kubelet.runtime.process.init import proc_start_ticks, spawn
@@ -294,6 +294,8 @@ class ProcessRuntime:
                 rec["ns"] = make_sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
             if self.cgroups is not None:
                 rel = f"pod{config.uid}" + (f"-{config.attempt}" if config.attempt else "")
+                if any(r.get("cgroup_rel") == rel for r in self._sandboxes.values()):
+                    rel += f"-{sid[:8]}"        # an older sandbox of the pod not removed yet
                 cg = self.cgroups.new(rel)
                 cg.apply(config.resources)
                 rec["cgroup"], rec["cgroup_rel"] = cg.record(), rel
@@ -368,6 +370,20 @@ class ProcessRuntime:
         env.update(dict(cfg.env))
         return env
 
+    def _attributes(self, cfg: ContainerConfig) -> dict[str, Any]:
+        """What ``init.process_attributes`` applies, from the securityContext. Without root
+        only the working dir: a plain process cannot change user or drop capabilities it lacks."""
+        out: dict[str, Any] = {"cwd": cfg.working_dir or "/"}
+        if not self.isolate:
+            out["cwd"] = cfg.working_dir
+            return out
+        sec = cfg.security
+        out.update(uid=sec.run_as_user, gid=sec.run_as_group, groups=list(sec.supplemental_groups),
+                   cap_drop=caps.to_drop(caps.effective(sec.capabilities_add, sec.capabilities_drop, sec.privileged)),
+                   no_new_privs=sec.allow_privilege_escalation is False and not sec.privileged,
+                   readonly_root=sec.read_only_root_filesystem)
+        return out
+
     def _spec(self, rec: dict[str, Any], cg: cgroups.Cgroup | None) -> dict[str, Any]:
         cfg = container_config_from_dict(rec["config"])
         sb = self._sandbox(rec["sandbox_id"])
@@ -379,8 +395,6 @@ class ProcessRuntime:
         if (sdir / "resolv.conf").exists():
             mounts.append((str(sdir / "resolv.conf"), "/etc/resolv.conf", True))
         mounts += [(m.host_path, m.container_path, m.readonly) for m in cfg.mounts]
-        sec = cfg.security
-        root = os.geteuid() == 0
         oom_file = None
         if cg is not None:
             rec_cg = cg.record()
@@ -388,12 +402,12 @@ class ProcessRuntime:
                         and "memory" in rec_cg["dirs"] else
                         f"{rec_cg['dir']}/memory.events" if rec_cg["version"] == 2 else None)
         return {
-            "id": rec["id"], "dir": str(self.layout.container(rec["id"])), "argv": list(cfg.command),
-            "env": self._env(cfg, sb_cfg), "cwd": cfg.working_dir, "log_path": rec["log_path"],
+            "id": rec["id"], "dir": str(self.layout.container(rec["id"])), "state_root": str(self.layout.root),
+            "argv": list(cfg.command),
+            "env": self._env(cfg, sb_cfg), "log_path": rec["log_path"],
             "log_max_size": self.log_max_size, "log_max_files": self.log_max_files,
             "stdin": cfg.stdin, "stdin_once": cfg.stdin_once, "tty": cfg.tty,
-            "uid": sec.run_as_user if root else None, "gid": sec.run_as_group if root else None,
-            "groups": list(sec.supplemental_groups) if root else None,
+            **self._attributes(cfg),
             "isolate": self.isolate, "join": dict(sb.get("ns") or {}), "new_pid": not sb_cfg.host_pid,
             "mounts": mounts if self.isolate else [], "cgroup_procs": cg.procs_files() if cg else [],
             "oom_file": oom_file,
@@ -564,10 +578,15 @@ class ProcessRuntime:
         cfg = container_config_from_dict(rec["config"])
         sb = self._sandbox(rec["sandbox_id"])
         cg = cgroups.load(rec.get("cgroup"))
-        nss = ["mnt", "pid", "uts", "ipc"]
-        return {"init_pid": rec["init"]["init_pid"], "isolate": self.isolate,
-                "namespaces": nss, "cgroup_procs": cg.procs_files() if cg else [],
-                "env": self._env(cfg, sandbox_config_from_dict(sb["config"])), "cwd": cfg.working_dir}
+        init = self._init_info(rec) or {}
+        # The command's own namespaces (its mount namespace differs from the init's with a
+        # read-only root); the init's if the command is gone while the init drains.
+        pid = init["pid"] if init.get("pid") and proc_start_ticks(init["pid"]) is not None else init["init_pid"]
+        attrs = self._attributes(cfg)
+        attrs.pop("readonly_root", None)
+        return {"ns_pid": pid, "isolate": self.isolate, "namespaces": ["mnt", "pid", "uts", "ipc"],
+                "cgroup_procs": cg.procs_files() if cg else [],
+                "env": self._env(cfg, sandbox_config_from_dict(sb["config"])), **attrs}
 
     async def _start_exec(self, container_id: str, cmd: list[str], tty: bool, stdin: bool) -> ProcSession:
         if not cmd:

@@ -11,7 +11,8 @@ node (lazily, at the first container) and ~a socket round trip per container.
 
 The shim detaches (new session, reparented away from the agent), so it and the containers
 outlive agent restarts; a restarted agent reconnects to it through ``shim.sock`` in the state
-dir, and replaces it when its code differs from the agent's (``VERSION``). It is
+dir, and replaces it when its code differs from the agent's (``VERSION``). It exits by itself
+once its state dir is gone (checked every 30 s when idle), and on ``killall``. It is
 single-threaded, so its forks are the plain, safe kind. Protocol: one JSON request line per
 connection, one JSON reply line: ``{"op": "spawn", "spec": {...}}`` → what ``init.spawn``
 returns; ``{"op": "exec", "target", "argv", "tty"}`` with five descriptors passed along
@@ -36,6 +37,7 @@ from kubelite.kubelet.runtime.process.init import spawn
 from kubelite.kubelet.runtime.process.streams import fork_exec
 
 SOCK = "shim.sock"
+IDLE_CHECK = 30.0        # seconds between checks that the state dir still exists
 _HERE = Path(__file__).resolve().parent
 VERSION = hashlib.sha256(b"".join((_HERE / f).read_bytes() for f in
                                   ("init.py", "logs.py", "namespaces.py", "shim.py", "streams.py"))).hexdigest()[:16]
@@ -46,7 +48,7 @@ def _sock_path(dfd: int) -> str:
     return f"/proc/self/fd/{dfd}/{SOCK}"
 
 
-def serve(state_dir: str) -> None:
+def serve(state_dir: str, idle_check: float = IDLE_CHECK) -> None:
     dfd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = f"/proc/self/fd/{dfd}/{SOCK}.{os.getpid()}"
@@ -55,8 +57,21 @@ def serve(state_dir: str) -> None:
     srv.bind(tmp)
     srv.listen(128)
     os.replace(tmp, _sock_path(dfd))        # atomically replaces an older shim's socket
+    home = os.stat(state_dir)
+    srv.settimeout(idle_check)
     while True:
-        conn, _ = srv.accept()
+        try:
+            conn, _ = srv.accept()
+        except TimeoutError:
+            # Nobody needs a shim whose state dir was deleted (or replaced): leave.
+            try:
+                st = os.stat(state_dir)
+                gone = (st.st_ino, st.st_dev) != (home.st_ino, home.st_dev)
+            except FileNotFoundError:
+                gone = True
+            if gone:
+                os._exit(0)
+            continue
         fds: list[int] = []
         with conn:
             try:
@@ -120,15 +135,18 @@ def call(state_dir: str, req: dict[str, Any], timeout: float = 30, fds: list[int
     return json.loads(data)
 
 
-def start(state_dir: str) -> None:
+def start(state_dir: str, idle_check: float = IDLE_CHECK) -> None:
     """Start a shim for ``state_dir`` and wait until it answers (blocking, ~0.1–0.3 s)."""
     root = str(_HERE.parents[3])                 # the directory holding the kubelite package
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(os.path.join(state_dir, "shim.log"), "ab") as logf:
-        p = subprocess.Popen([sys.executable, "-m", "kubelite.kubelet.runtime.process.shim", state_dir],
+        p = subprocess.Popen([sys.executable, "-S", "-c", "from kubelite.kubelet.runtime.process.shim import _main; _main()",
+                              state_dir, str(idle_check)],
                              stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, cwd="/", env=env,
                              start_new_session=True, close_fds=True)
+    # -S: no site-packages (the shim needs only the standard library and kubelite, found via
+    # PYTHONPATH), which also saves the .pth processing of every installed package.
     p.wait(30)                                   # the launcher exits as soon as the shim forked
     deadline = time.monotonic() + 15
     while True:
@@ -160,11 +178,12 @@ def stop(state_dir: str) -> None:
 
 def _main() -> None:
     state_dir = sys.argv[1]
+    idle_check = float(sys.argv[2]) if len(sys.argv) > 2 else IDLE_CHECK
     if os.fork() != 0:
         os._exit(0)                              # the launcher: the agent reaps it at once
     os.setsid()
     os.chdir("/")
-    serve(state_dir)
+    serve(state_dir, idle_check)
 
 
 if __name__ == "__main__":

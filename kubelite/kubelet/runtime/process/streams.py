@@ -38,6 +38,7 @@ from kubelite.kubelet.runtime.process.init import (
     SOCK_NAME,
     _reset_signals,
     exec_error,
+    process_attributes,
 )
 
 NS_ORDER = ("ipc", "uts", "net", "pid", "mnt")   # mnt last: it changes how /proc resolves
@@ -66,7 +67,7 @@ def fork_exec(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool
 
 def spawn_exec(target: dict[str, Any], argv: list[str], *, tty: bool, stdin: bool,
                launch: Launcher = fork_exec) -> dict[str, Any]:
-    """Start an exec (blocking: from a worker thread). ``target``: init_pid, isolate,
+    """Start an exec (blocking: from a worker thread). ``target``: ns_pid (whose namespaces to join), isolate,
     namespaces (names to join), cgroup_procs, env, cwd. The exit code comes back on the status
     pipe (D writes it when E exits), so it does not matter who forked D."""
     if tty:
@@ -111,7 +112,7 @@ def _exec_d(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) 
         os.dup2(dup[4], 4, inheritable=False)
         os.closerange(5, 1 << 20)
         if target.get("isolate"):
-            pid = target["init_pid"]
+            pid = target["ns_pid"]
             nsfds = [(os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), n)
                      for n in NS_ORDER if n in target.get("namespaces", ())]
             for fd, n in nsfds:
@@ -127,7 +128,7 @@ def _exec_d(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) 
                     with open(path, "w") as f:
                         f.write("0")
                 _reset_signals()
-                os.chdir(target.get("cwd") or "/")
+                process_attributes(target)
                 os.execvpe(argv[0], argv, target["env"])
             except BaseException as ex:  # noqa: BLE001
                 msg = exec_error(argv[0], ex) if isinstance(ex, OSError) else str(ex)
