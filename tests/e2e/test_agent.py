@@ -187,9 +187,9 @@ def test_configmap_and_secret_as_env_and_files(node: Cluster, tmp_path: Path) ->
     out.mkdir()
     node.kubectl("create", "configmap", "app-config", "--from-literal=greeting=hello")
     node.kubectl("create", "secret", "generic", "app-secret", "--from-literal=password=s3cret")
-    script = ('echo "$GREETING $PASSWORD" > /out/env; cat /etc/config/greeting > /out/cm; '
-              'cat /etc/secret/password > /out/secret; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace '
-              '> /out/ns; sleep 3600')
+    script = ('echo "$GREETING $PASSWORD" > /out/env; cat /etc/secret/password > /out/secret; '
+              'cat /var/run/secrets/kubernetes.io/serviceaccount/namespace > /out/ns; '
+              'while true; do cat /etc/config/greeting > /out/cm.tmp; mv /out/cm.tmp /out/cm; sleep 0.2; done')
     apply(node, pod("configured", ["sh", "-c", script],
                     volumes=[{"name": "out", "hostPath": {"path": str(out)}},
                              {"name": "cfg", "configMap": {"name": "app-config"}},
@@ -205,6 +205,9 @@ def test_configmap_and_secret_as_env_and_files(node: Cluster, tmp_path: Path) ->
     assert (out / "env").read_text() == "hello s3cret\n"
     assert (out / "cm").read_text() == "hello" and (out / "secret").read_text() == "s3cret"
     assert (out / "ns").read_text() == "default"
+    # an update of the ConfigMap reaches the running container's files (the env stays as started)
+    node.kubectl("patch", "configmap", "app-config", "-p", '{"data":{"greeting":"updated"}}')
+    node.wait_for(lambda: (out / "cm").read_text() == "updated", timeout=20, what="updated file in the pod")
 
 
 def test_in_cluster_python_client_lists_pods(node: Cluster, tmp_path: Path) -> None:
