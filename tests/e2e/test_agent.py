@@ -246,3 +246,25 @@ def test_cordon_and_drain(node: Cluster) -> None:
     finally:
         node.kubectl("uncordon", NODE)
     node.kubectl("rollout", "status", "deployment/drained", "--timeout=30s")
+
+
+def test_init_containers_and_sidecar(node: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    mounts = [{"name": "out", "mountPath": "/out"}]
+    apply(node, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "layered"}, "spec": {
+        "terminationGracePeriodSeconds": 1, "volumes": [{"name": "out", "hostPath": {"path": str(out)}}],
+        "initContainers": [
+            {"name": "first", "image": "host", "command": ["sh", "-c", "echo first >> /out/order"], "volumeMounts": mounts},
+            {"name": "side", "image": "host", "restartPolicy": "Always", "volumeMounts": mounts,
+             "command": ["sh", "-c", "echo side >> /out/order; exec sleep 3600"],
+             "startupProbe": {"exec": {"command": ["test", "-f", "/out/order"]}, "periodSeconds": 1}},
+            {"name": "second", "image": "host", "command": ["sh", "-c", "echo second >> /out/order"],
+             "volumeMounts": mounts}],
+        "containers": [{"name": "main", "image": "host", "volumeMounts": mounts,
+                        "command": ["sh", "-c", "echo main >> /out/order; exec sleep 3600"]}]}})
+    node.wait_for(lambda: "2/2" in node.kubectl("get", "pod", "layered").stdout, timeout=30, what="2/2 Ready")
+    assert (out / "order").read_text().split() == ["first", "side", "second", "main"]
+    inits = {s["name"]: s for s in status(node, "layered")["initContainerStatuses"]}
+    assert inits["first"]["state"]["terminated"]["reason"] == "Completed"
+    assert "running" in inits["side"]["state"] and inits["side"]["started"]
