@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 from kubelite.apiserver.local import LocalTransport
 from kubelite.apiserver.request import UserInfo
 from kubelite.apiserver.server import ApiServer
-from kubelite.client import Client
+from kubelite.client import ApiError, Client
 
 log = logging.getLogger(__name__)
 RESTART_DELAY = 2.0
@@ -178,6 +178,11 @@ async def agent(api: ApiServer, cfg: Any) -> None:
             await run_agent(client, acfg)
         except NoRuntime as e:
             log.error("node agent disabled: %s", e)
+        except ApiError as e:
+            if e.code >= 500 or e.code == 429:
+                raise                   # transient: supervise() retries
+            # e.g. a host name that is no valid node name: say so once instead of retrying forever
+            log.error("node agent disabled: registering node %r failed: %s (set --node-name)", acfg.node_name, e)
         finally:
             await client.close()
 

@@ -187,9 +187,9 @@ def test_configmap_and_secret_as_env_and_files(node: Cluster, tmp_path: Path) ->
     out.mkdir()
     node.kubectl("create", "configmap", "app-config", "--from-literal=greeting=hello")
     node.kubectl("create", "secret", "generic", "app-secret", "--from-literal=password=s3cret")
-    script = ('echo "$GREETING $PASSWORD" > /out/env; cat /etc/config/greeting > /out/cm; '
-              'cat /etc/secret/password > /out/secret; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace '
-              '> /out/ns; sleep 3600')
+    script = ('echo "$GREETING $PASSWORD" > /out/env; cat /etc/secret/password > /out/secret; '
+              'cat /var/run/secrets/kubernetes.io/serviceaccount/namespace > /out/ns; '
+              'while true; do cat /etc/config/greeting > /out/cm.tmp; mv /out/cm.tmp /out/cm; sleep 0.2; done')
     apply(node, pod("configured", ["sh", "-c", script],
                     volumes=[{"name": "out", "hostPath": {"path": str(out)}},
                              {"name": "cfg", "configMap": {"name": "app-config"}},
@@ -205,6 +205,9 @@ def test_configmap_and_secret_as_env_and_files(node: Cluster, tmp_path: Path) ->
     assert (out / "env").read_text() == "hello s3cret\n"
     assert (out / "cm").read_text() == "hello" and (out / "secret").read_text() == "s3cret"
     assert (out / "ns").read_text() == "default"
+    # an update of the ConfigMap reaches the running container's files (the env stays as started)
+    node.kubectl("patch", "configmap", "app-config", "-p", '{"data":{"greeting":"updated"}}')
+    node.wait_for(lambda: (out / "cm").read_text() == "updated", timeout=20, what="updated file in the pod")
 
 
 def test_in_cluster_python_client_lists_pods(node: Cluster, tmp_path: Path) -> None:
@@ -243,3 +246,25 @@ def test_cordon_and_drain(node: Cluster) -> None:
     finally:
         node.kubectl("uncordon", NODE)
     node.kubectl("rollout", "status", "deployment/drained", "--timeout=30s")
+
+
+def test_init_containers_and_sidecar(node: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    mounts = [{"name": "out", "mountPath": "/out"}]
+    apply(node, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "layered"}, "spec": {
+        "terminationGracePeriodSeconds": 1, "volumes": [{"name": "out", "hostPath": {"path": str(out)}}],
+        "initContainers": [
+            {"name": "first", "image": "host", "command": ["sh", "-c", "echo first >> /out/order"], "volumeMounts": mounts},
+            {"name": "side", "image": "host", "restartPolicy": "Always", "volumeMounts": mounts,
+             "command": ["sh", "-c", "echo side >> /out/order; exec sleep 3600"],
+             "startupProbe": {"exec": {"command": ["test", "-f", "/out/order"]}, "periodSeconds": 1}},
+            {"name": "second", "image": "host", "command": ["sh", "-c", "echo second >> /out/order"],
+             "volumeMounts": mounts}],
+        "containers": [{"name": "main", "image": "host", "volumeMounts": mounts,
+                        "command": ["sh", "-c", "echo main >> /out/order; exec sleep 3600"]}]}})
+    node.wait_for(lambda: "2/2" in node.kubectl("get", "pod", "layered").stdout, timeout=30, what="2/2 Ready")
+    assert (out / "order").read_text().split() == ["first", "side", "second", "main"]
+    inits = {s["name"]: s for s in status(node, "layered")["initContainerStatuses"]}
+    assert inits["first"]["state"]["terminated"]["reason"] == "Completed"
+    assert "running" in inits["side"]["state"] and inits["side"]["started"]
