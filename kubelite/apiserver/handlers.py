@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Callable
 
 import orjson
 
+from kubelite.api.helpers.times import format_time
 from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
 from kubelite.apiserver import codec, fields, tables
@@ -409,7 +410,7 @@ class ResourceHandlers:
             rv = current["metadata"].get("resourceVersion")
             if is_apply:
                 new = server_side_apply(current, patch, manager=manager, force=force, schema=rt.schema,
-                                        now=_fmt(now), api_version=rt.api_version)
+                                        now=format_time(now), api_version=rt.api_version)
             elif ctype == "application/json-patch+json":
                 if not isinstance(patch, list):
                     raise errors.bad_request("json patch must be a list of operations")
@@ -436,7 +437,7 @@ class ResourceHandlers:
             if not is_apply or t.subresource:
                 raise errors.not_found(rt.plural, rt.group, t.name)
             new = server_side_apply(None, patch, manager=manager, force=force, schema=rt.schema,
-                                    now=_fmt(now), api_version=rt.api_version)
+                                    now=format_time(now), api_version=rt.api_version)
             new.setdefault("metadata", {})["name"] = t.name
             return await self.store.create(rt, new, namespace=t.namespace, manager=manager,
                                            dry_run=dry_run(req), managed=False)
@@ -609,10 +610,6 @@ def _transitions(ch: Change, match: Callable[[Obj], bool] | None, rt: ResourceTy
         gone["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
         return [("DELETED", gone)]
     return []
-
-
-def _fmt(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _quote(s: str) -> str:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from kubelite.api.helpers.times import format_time
 from kubelite.apiserver import codec
 from kubelite.apiserver.handlers import Target, dry_run
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
@@ -109,7 +110,7 @@ def install(server: "ApiServer", issuer: TokenIssuer) -> None:
         bound = spec.get("boundObjectRef")
         if isinstance(bound, dict) and bound.get("kind") in ("Pod", "Secret", "Node"):
             claims["kubernetes.io"][bound["kind"].lower()] = {"name": bound.get("name", ""), "uid": bound.get("uid", "")}
-        expires = dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expires = format_time(dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc))
         out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
                "metadata": {"name": t.name, "namespace": t.namespace, "creationTimestamp": None},
                "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": bound},

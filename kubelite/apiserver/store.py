@@ -23,7 +23,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 import orjson
 
-from kubelite.api.registry import ResourceType, format_time
+from kubelite.api.helpers.times import format_time
+from kubelite.api.registry import ResourceType
 from kubelite.api.validation import validate_object_meta
 from kubelite.machinery import errors
 from kubelite.machinery.apply import record_update

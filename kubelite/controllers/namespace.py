@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from kubelite.api.helpers.times import format_time, parse_time
 from kubelite.client import NAMESPACES, ApiError, copy_object, is_not_found, split_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.discovery import APIResource, discover
@@ -71,7 +72,7 @@ class DeletionReport:
 
 
 def _now(clock_wall: dt.datetime) -> str:
-    return clock_wall.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(clock_wall)
 
 
 def desired_conditions(report: DeletionReport) -> dict[str, tuple[str, str, str]]:
@@ -131,7 +132,7 @@ def _pod_estimate(obj: Obj, now: dt.datetime) -> int:
         grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
         return int(grace or 30)
     try:
-        deadline = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        deadline = parse_time(ts)
     except ValueError:
         return 0
     return max(0, int((deadline - now).total_seconds()))

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
-from kubelite.api.registry import parse_time
+from kubelite.api.helpers.times import format_micro_time, format_time, parse_time
 from kubelite.client import (LEASES, NAMESPACES, NODES, PODS, ApiError, Client, Clock, ExponentialBackoff,
                              Informer, QueueShutDown, Store, TransportError, WorkQueue, is_already_exists, is_conflict,
                              is_not_found, object_key)
@@ -298,7 +298,7 @@ class SimCluster:
                 queue.done(key)
 
     def _now(self) -> str:
-        return N.rfc3339(self.clock.wall())
+        return format_time(self.clock.wall())
 
     # -- registration -----------------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ class SimCluster:
 
     async def _ensure_lease(self, node: _Node) -> None:
         """Create the node's Lease, or take over an existing one (a restarted sim)."""
-        lease = N.build_lease(node.name, node.uid, N.micro_time(self.clock.wall()), self.lease_duration)
+        lease = N.build_lease(node.name, node.uid, format_micro_time(self.clock.wall()), self.lease_duration)
         for attempt in range(2):
             try:
                 created = await self.client.create(LEASES, lease, field_manager=self.field_manager)
@@ -448,7 +448,7 @@ class SimCluster:
             await self._ensure_lease(node)
             self.stats.lease_renewals += 1
             return
-        lease = N.build_lease(node.name, node.uid, N.micro_time(self.clock.wall()), self.lease_duration)
+        lease = N.build_lease(node.name, node.uid, format_micro_time(self.clock.wall()), self.lease_duration)
         lease["metadata"]["resourceVersion"] = node.lease_rv
         try:
             renewed = await self.client.update(LEASES, lease, field_manager=self.field_manager)

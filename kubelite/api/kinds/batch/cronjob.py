@@ -20,7 +20,8 @@ from kubelite.api.kinds._shared import (
 )
 from kubelite.api.kinds.batch.cron import parse_schedule
 from kubelite.api.kinds.batch.job import validate_job_spec
-from kubelite.api.registry import Column, ResourceType, human_duration, parse_time
+from kubelite.api.helpers.times import parse_time
+from kubelite.api.registry import Column, ResourceType, human_duration
 from kubelite.api.validation import required, validate_annotations, validate_labels
 from kubelite.machinery.errors import FieldError, invalid, not_supported
 

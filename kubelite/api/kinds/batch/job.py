@@ -25,7 +25,8 @@ from kubelite.api.kinds._shared import (
     container_cells, format_label_selector, nonneg, validate_selector_matches_template,
 )
 from kubelite.api.kinds.core.pod import validate_pod_template
-from kubelite.api.registry import Column, ResourceType, human_duration, parse_time
+from kubelite.api.helpers.times import parse_time
+from kubelite.api.registry import Column, ResourceType, human_duration
 from kubelite.api.validation import required, selector_matches, validate_immutable, validate_label_selector
 from kubelite.machinery.errors import FieldError, invalid, not_supported
 

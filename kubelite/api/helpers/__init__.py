@@ -1,0 +1,7 @@
+"""Core/v1 semantics shared by every component, in one pure home (no I/O), the way Kubernetes
+keeps them in ``k8s.io/component-helpers`` and on the core/v1 types: taints and tolerations
+(``taints``), node selectors and required node affinity (``nodeaffinity``), name formats
+(``names``), pod readiness, phases and conditions (``podutil``) and the wire form of times
+(``times``). Controllers, the scheduler, the simulated and the real node agent import these;
+nothing here imports a component. Each module states how it treats invalid input.
+"""
