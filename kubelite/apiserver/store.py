@@ -239,7 +239,13 @@ class Store:
                 record_update(old, new, manager=manager, now=format_time(self.clock()),
                               api_version=api_version or rt.api_version, subresource=subresource)
             meta = new["metadata"]
-            if meta.get("deletionTimestamp") and not meta.get("finalizers") and not rt.strategy.deletion_blocked(new):
+            # ShouldDeleteDuringUpdate: the last finalizer gone from an object already marked for
+            # deletion with no grace period left deletes it; a pod still in its grace period
+            # (deletionGracePeriodSeconds > 0) stays, so its kubelet can report its containers
+            # stopped before it deletes the pod with grace 0.
+            old_grace = (old.get("metadata") or {}).get("deletionGracePeriodSeconds")
+            if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not old_grace
+                    and not rt.strategy.deletion_blocked(new)):
                 if dry_run:
                     return new, False
                 try:

@@ -311,30 +311,48 @@ def running_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: st
 def succeeded_status(pod: Mapping[str, Any], *, now: str) -> Obj:
     """Every container exited 0 (reason Completed); Ready and ContainersReady go False with
     reason PodCompleted, as the kubelet reports a finished Job pod. IPs are kept."""
+    return terminated_status(pod, now=now, exit_code=0)
+
+
+def terminated_status(pod: Mapping[str, Any], *, now: str, exit_code: int) -> Obj:
+    """Every container (init containers and sidecars too) terminated with ``exit_code`` at
+    ``now``: 0 -> reason Completed and phase Succeeded, else reason Error and phase Failed
+    (the kubelet gives a pod whose containers all stopped a terminal phase, also when it is
+    being deleted). Ready and ContainersReady go False (reason PodCompleted / PodFailed),
+    PodReadyToStartContainers False (the sandbox is gone); IPs are kept.
+
+    Example: a deleted pod whose container ignores SIGTERM and is killed when its grace period
+    ends: exit_code 137 -> terminated {exitCode: 137, reason: Error}, phase Failed."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     uid = meta.get("uid", "")
     old_status = pod.get("status") or {}
     old = _old_conditions(pod)
+    ok = exit_code == 0
+    why = "PodCompleted" if ok else "PodFailed"
     conditions = _conditions(pod, [
         _condition("PodReadyToStartContainers", "False", now, old),
-        _condition("Initialized", "True", now, old, "PodCompleted"),
-        _condition("Ready", "False", now, old, "PodCompleted"),
-        _condition("ContainersReady", "False", now, old, "PodCompleted"),
+        _condition("Initialized", "True", now, old, "PodCompleted" if ok else None),
+        _condition("Ready", "False", now, old, why),
+        _condition("ContainersReady", "False", now, old, why),
         _condition("PodScheduled", "True", now, old),
     ])
 
     def terminated(c: Mapping[str, Any], field: str) -> Obj:
         name, image = c.get("name", ""), c.get("image", "")
         cid = container_id(uid, name)
+        done = old_terminated(pod, name, field)
+        if done is not None:  # an init container that completed long ago keeps its record
+            state = done
+        else:
+            state = {"exitCode": exit_code, "reason": "Completed" if ok else "Error", "containerID": cid,
+                     "startedAt": _started_at(pod, name, field) or old_status.get("startTime") or now,
+                     "finishedAt": now}
         return {"name": name, "ready": False, "started": False, "restartCount": 0,
                 "image": normalize_image(image), "imageID": image_id(image), "containerID": cid,
-                "lastState": {}, "state": {"terminated": {
-                    "exitCode": 0, "reason": "Completed", "containerID": cid,
-                    "startedAt": _started_at(pod, name, field) or old_status.get("startTime") or now,
-                    "finishedAt": now}}}
+                "lastState": {}, "state": {"terminated": state}}
 
     status: Obj = {
-        "phase": "Succeeded",
+        "phase": "Succeeded" if ok else "Failed",
         "conditions": conditions,
         "startTime": old_status.get("startTime") or now,
         "containerStatuses": [terminated(c, "containerStatuses")
@@ -346,6 +364,14 @@ def succeeded_status(pod: Mapping[str, Any], *, now: str) -> Obj:
     if spec.get("initContainers"):
         status["initContainerStatuses"] = [terminated(c, "initContainerStatuses") for c in spec["initContainers"]]
     return status
+
+
+def old_terminated(pod: Mapping[str, Any], name: str, field: str) -> Obj | None:
+    """The terminated state a container already reported (a completed init container)."""
+    cs = next((c for c in (pod.get("status") or {}).get(field) or ()
+               if isinstance(c, dict) and c.get("name") == name), None)
+    term = ((cs or {}).get("state") or {}).get("terminated")
+    return dict(term) if isinstance(term, dict) else None
 
 
 def rejected_status(pod: Mapping[str, Any], reason: str, message: str, *, host_ip: str, now: str) -> Obj:

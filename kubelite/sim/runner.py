@@ -66,6 +66,7 @@ class SimStats:
     pods_started: int = 0
     pods_completed: int = 0
     pods_rejected: int = 0
+    pods_stopped: int = 0   # deleted pods whose containers were reported terminated
     pods_deleted: int = 0
     write_errors: int = 0
 
@@ -117,7 +118,7 @@ class _Node:
 
 
 class _Pod:
-    __slots__ = ("uid", "node", "state", "started", "delete_due", "requests", "admitted")
+    __slots__ = ("uid", "node", "state", "started", "delete_due", "exit_code", "stopped", "requests", "admitted")
 
     def __init__(self, uid: str, node: _Node) -> None:
         self.uid = uid
@@ -125,6 +126,8 @@ class _Pod:
         self.state = ""            # "" | running | Succeeded | Failed -- what we last wrote/saw
         self.started = 0.0         # clock.now() when the containers started
         self.delete_due: float | None = None
+        self.exit_code = 0          # what the containers exit with when deletion stops them
+        self.stopped = False        # their terminated status is written
         self.requests: dict[str, int] = {}
         self.admitted = False
 
@@ -619,25 +622,44 @@ class SimCluster:
         return True
 
     async def _sync_deleting(self, key: str, st: _Pod, pod: dict[str, Any], now: float) -> None:
-        """A pod marked for deletion: its containers stop within the grace period, then the
-        kubelet removes the object for real (grace 0). A later, shorter grace wins."""
+        """A pod marked for deletion, as the kubelet ends it: its containers get SIGTERM and
+        stop after ``pod_stop_time`` -- exit code 0, reason Completed -- or are killed when the
+        grace period ends first -- 137, reason Error; then the status reports them terminated
+        (Ready and ContainersReady False, a terminal phase), and only then is the object
+        removed for real (grace 0, uid precondition). A later, shorter grace wins. Pods that
+        never ran (or already finished) have nothing to stop and go at once.
+
+        Example: grace 30 s, stop time 1 s: at +1 s the pod shows Ready=False, containers
+        terminated with exit code 0, phase Succeeded, and is deleted right after."""
         meta = pod["metadata"]
-        grace = meta.get("deletionGracePeriodSeconds") or 0
-        due = now + min(max(0, int(grace)), self.pod_stop_time)
+        grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
+        running = st.state == "running"
+        stop = min(grace, self.pod_stop_time) if running else 0.0
+        due = now + stop
         if st.delete_due is None or due < st.delete_due:
             st.delete_due = due
+            st.exit_code = 0 if self.pod_stop_time <= grace else 137
         if now < st.delete_due:
             self._pod_queue.add_after(key, st.delete_due - now)
             return
+        if running and not st.stopped:
+            try:
+                await self._write_status(pod, P.terminated_status(pod, now=self._now(), exit_code=st.exit_code))
+            except ApiError as e:
+                if not (is_not_found(e) or e.code == 409):  # gone already, or a namesake now
+                    raise
+            st.stopped = True
+            self.stats.pods_stopped += 1
         try:
             await self.client.delete(PODS, meta["name"], namespace=meta["namespace"], grace_period_seconds=0,
                                      preconditions={"uid": st.uid})
         except ApiError as e:
-            if not (is_not_found(e) or e.code == 409):  # gone already, or a namesake now
+            if not (is_not_found(e) or e.code == 409):
                 raise
+        else:
+            self.stats.pods_deleted += 1
         self._release(key, st)
         self._pods.pop(key, None)
-        self.stats.pods_deleted += 1
 
     # -- introspection ----------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import pytest
+
 from kubelite.client import LEASES, NODES, PODS, ApiError, FakeClock
 from kubelite.sim import SIM_LABEL, SimCluster
 
@@ -213,6 +215,61 @@ async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api)
                 return e.code == 404
             return False
         await eventually(gone, what="pod deleted")
+
+
+async def _watch_until_deleted(client, name: str, rv: str, seen: list[tuple[str, dict]]) -> None:
+    async with client.watch(PODS, namespace="default", resource_version=rv,
+                            field_selector=f"metadata.name={name}", timeout_seconds=30) as w:
+        async for kind, obj in w:
+            if kind == "BOOKMARK":
+                continue
+            seen.append((kind, obj))
+            if kind == "DELETED":
+                return
+
+
+@pytest.mark.parametrize("stop_time,grace,exit_code,reason,phase,after", [
+    (1.0, 30, 0, "Completed", "Succeeded", 1.5),     # handles SIGTERM: stops after 1 s, exit 0
+    (60.0, 20, 137, "Error", "Failed", 20.5),        # ignores it: killed when the grace ends
+])
+async def test_deleted_pod_reports_containers_terminated_and_not_ready_before_it_goes(
+        api, stop_time: float, grace: int, exit_code: int, reason: str, phase: str, after: float) -> None:
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, clock=clock, pod_stop_time=stop_time) as sim:
+        await client.create(PODS, pod("ending", "sim-0", grace=grace,
+                                      initContainers=[{"name": "init", "image": "busybox"}]))
+        running = await eventually(lambda: _phase(client, "ending", "Running"), what="Running")
+        assert cond(running, "Ready")["status"] == "True"
+        seen: list[tuple[str, dict]] = []
+        watcher = asyncio.create_task(_watch_until_deleted(client, "ending", running["metadata"]["resourceVersion"],
+                                                           seen))
+        await client.delete(PODS, "ending", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(after - 1.0)
+        await asyncio.sleep(0.05)
+        assert (await client.get(PODS, "ending", namespace="default"))["status"]["phase"] == "Running"
+        await clock.advance(1.0)
+        await asyncio.wait_for(watcher, 10)
+        kinds = [k for k, _ in seen]
+        assert kinds[-1] == "DELETED", kinds
+        # The last state before the object went: stopped containers, not Ready.
+        final = [o for k, o in seen if k == "MODIFIED"][-1]
+        st = final["status"]
+        assert st["phase"] == phase
+        for t in ("Ready", "ContainersReady"):
+            assert cond(final, t)["status"] == "False", t
+            assert cond(final, t)["reason"] == ("PodCompleted" if exit_code == 0 else "PodFailed")
+        for cs in st["containerStatuses"]:
+            term = cs["state"]["terminated"]
+            assert (term["exitCode"], term["reason"]) == (exit_code, reason)
+            assert not cs["ready"] and term["finishedAt"]
+        init = st["initContainerStatuses"][0]["state"]["terminated"]
+        assert (init["exitCode"], init["reason"]) == (0, "Completed")   # it finished long before
+        # Every event before that one still showed it Ready: the switch is the stop, not the deletion.
+        marked = [o for k, o in seen if k == "MODIFIED" and o["metadata"].get("deletionTimestamp")]
+        assert cond(marked[0], "Ready")["status"] == "True"
+        assert sim.stats.pods_stopped == 1 and sim.stats.pods_deleted == 1
 
 
 async def test_admission_rejects_pods_that_do_not_fit(api) -> None:
