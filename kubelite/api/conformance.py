@@ -9,7 +9,11 @@ dicts, so the API server runs these three pure functions on every write instead:
   (the paths Kubernetes' strict decoder prints in ``unknown field "..."``);
 * ``prune_unknown(obj, name)`` drops the same fields in place;
 * ``type_errors(obj, name)`` -> FieldErrors whose message reads like Go's
-  ``json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32``.
+  ``json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32``;
+* ``drop_nulls(obj, name)`` gives ``null`` the meaning Go's decoder gives it, in place: a null
+  field is absent, a null list item or map value is its type's zero value (``{}``, ``""``,
+  ``0``). After it, code below the API server never meets ``"spec": null``, an
+  ``annotations:`` key with no value, or ``matchExpressions: [null]``.
 
 Everything is driven by ``jsonshape`` (the JSON view of ``schema``): maps take any key, special
 types (Quantity, IntOrString, Time, ...) are leaves, ``any`` types take anything, and ``null``
@@ -160,6 +164,73 @@ def cannot_handle(kind: str, version: str, detail: str) -> StatusError:
     ``Deployment in version "v1" cannot be handled as a Deployment: <detail>``."""
     return StatusError(400, "BadRequest",
                        f'{kind} in version "{version}" cannot be handled as a {kind}: {detail}')
+
+
+# --- nulls -------------------------------------------------------------------------------------
+
+#: the zero value Go's decoder leaves for a null list item / map value, by check kind
+_ZERO: dict[int, Any] = {_STR: "", _INT32: 0, _INT64: 0, _BOOL: False, _NUM: 0, _BYTES: "",
+                         _QTY: "0", _INTSTR: 0}
+
+
+def drop_nulls(obj: dict[str, Any], schema_name: str) -> None:
+    """Rewrite ``null`` as Go's JSON decoder reads it, in place, under message ``schema_name``
+    (run after ``type_errors`` found nothing). Members holding null are removed (the field
+    keeps its zero value and is omitted on output); null items of lists and values of maps
+    become the zero value of their type (a message's is ``{}``), or are dropped where that
+    zero value has no JSON form here (Time, Duration). ``any`` values are left alone."""
+    _known(schema_name)
+    _drop_nulls(obj, _table(schema_name))
+
+
+def _drop_nulls(obj: dict[str, Any], table: dict[str, Spec]) -> None:
+    doomed = []
+    for key, value in obj.items():
+        if value is None:
+            if key in table:
+                doomed.append(key)
+            continue
+        spec = table.get(key)
+        if spec is not None:
+            _drop_nulls_value(value, spec)
+    for key in doomed:
+        del obj[key]
+
+
+def _drop_nulls_value(value: Any, spec: Spec) -> None:
+    kind, arg = spec[0], spec[1]
+    if kind == _MSG:
+        if type(value) is dict:
+            _drop_nulls(value, _table(arg))
+    elif kind == _LIST and type(value) is list:
+        if any(item is None for item in value):
+            zero = _zero(arg)
+            value[:] = [zero() if item is None else item for item in value if item is not None or zero]
+        for item in value:
+            _drop_nulls_value(item, arg)
+    elif kind == _MAP and type(value) is dict:
+        zero = _zero(arg)
+        for k, item in list(value.items()):
+            if item is None:
+                if zero:
+                    value[k] = zero()
+                else:
+                    del value[k]
+            else:
+                _drop_nulls_value(item, arg)
+
+
+def _zero(spec: Spec) -> Any:
+    """A factory of the zero value for a null item of type ``spec``, or None to drop it."""
+    kind = spec[0]
+    if kind == _MSG:
+        return dict
+    if kind == _LIST:
+        return list
+    if kind in _ZERO:
+        zero = _ZERO[kind]
+        return lambda: zero
+    return None
 
 
 # --- type errors -------------------------------------------------------------------------------

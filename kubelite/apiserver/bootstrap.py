@@ -1,5 +1,6 @@
 """What a fresh cluster holds before anyone writes: the system namespaces, the ``kubernetes``
-Service, the cluster-admin role bound to system:masters, and the system priority classes.
+Service, the cluster-admin role bound to system:masters, the discovery and public-info roles,
+and the system priority classes.
 Idempotent: runs on every start and only creates what is missing."""
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from kubelite.apiserver.server import ApiServer
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PUBLIC_INFO_URLS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
+                  "/readyz", "/version", "/version/")
 
 
 async def _ensure(server: "ApiServer", group: str, version: str, plural: str, obj: dict[str, Any],
@@ -56,5 +60,19 @@ async def bootstrap(server: "ApiServer") -> None:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}],
     })
+    # Non-resource URLs, as kube's bootstrap policy grants them: discovery and OpenAPI to every
+    # authenticated user, health and version to everyone (anonymous included).
+    for name, urls, groups in (("system:discovery", DISCOVERY_URLS, ["system:authenticated"]),
+                               ("system:public-info-viewer", PUBLIC_INFO_URLS,
+                                ["system:authenticated", "system:unauthenticated"])):
+        await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterroles", {
+            "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "rules": [{"nonResourceURLs": list(urls), "verbs": ["get"]}],
+        })
+        await _ensure(server, "rbac.authorization.k8s.io", "v1", "clusterrolebindings", {
+            "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups],
+        })
     for pc in system_priority_class_objects():
         await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", pc)

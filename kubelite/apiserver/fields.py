@@ -53,11 +53,14 @@ def matcher(rt: ResourceType, label_selector: str, field_selector: str) -> Calla
 
 
 def check_fields(rt: ResourceType, obj: Obj, mode: str) -> list[str]:
-    """Apply fieldValidation to a request object (in place). Returns warnings for Warn mode."""
+    """Decode a request object as kube-apiserver's typed decoder would, in place: wrong JSON
+    types are a 400, nulls become absent fields or zero values, and fieldValidation decides
+    about unknown fields. Returns warnings for Warn mode."""
     if rt.schema is not None:
         errs = conformance.type_errors(obj, rt.schema)
         if errs:  # kube-apiserver reports the first decoding error
             raise conformance.cannot_handle(rt.kind, rt.version, errs[0].message)
+        conformance.drop_nulls(obj, rt.schema)  # null means what Go's decoder makes of it
         unknown = conformance.unknown_fields(obj, rt.schema)
         if unknown:
             conformance.prune_unknown(obj, rt.schema)

@@ -18,7 +18,7 @@ import orjson
 from kubelite.api.helpers.times import format_time
 from kubelite.api import conformance
 from kubelite.api.registry import ResourceType
-from kubelite.apiserver import codec, fields, tables
+from kubelite.apiserver import codec, fields, listoptions, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Obj, Store
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 BOOKMARK_INTERVAL = 30.0
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 
 
 @dataclass(slots=True)
@@ -96,9 +98,12 @@ def int_param(req: ApiRequest, name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise errors.bad_request(f'invalid value for {name}: "{raw}" is not an integer') from None
+    if not INT64_MIN <= value <= INT64_MAX:  # kube parses these as int64
+        raise errors.bad_request(f'invalid value for {name}: strconv.ParseInt: parsing "{raw}": value out of range')
+    return value
 
 
 def field_validation(req: ApiRequest) -> str:
@@ -140,7 +145,7 @@ class ResourceHandlers:
             handler = self.virtual_handlers.get(t.rt.kind)
             if handler is None:
                 raise errors.method_not_allowed(f"{t.rt.kind} is not served by this server")
-            body = self._body(req, t)
+            body = await self._body(req, t)
             self._check_kind(t, body)
             dry_run(req)  # validates the value; reviews store nothing either way
             # type-checked and validated like a stored kind, so a handler sees a well-formed question
@@ -156,7 +161,7 @@ class ResourceHandlers:
                 raise errors.invalid_object(t.rt.kind, t.rt.group, meta.get("name", ""), errs)
             resp = await handler(req, t, body)
             if warnings:
-                resp.headers["Warning"] = ", ".join(f'299 - "{_quote(w)}"' for w in warnings)
+                resp.headers["Warning"] = warning_header(warnings)
             return resp
         if t.subresource == "scale":
             return await self._scale(req, t)
@@ -183,8 +188,8 @@ class ResourceHandlers:
 
     # -- bodies and responses --------------------------------------------------------------
 
-    def _body(self, req: ApiRequest, t: Target) -> Obj:
-        obj = codec.decode_body(req.body, req.content_type, self.resolve_kind)
+    async def _body(self, req: ApiRequest, t: Target) -> Obj:
+        obj = await codec.decode_body_async(req.body, req.content_type, self.resolve_kind)
         if not isinstance(obj, dict):
             raise errors.bad_request("the request body must be a JSON object")
         return obj
@@ -216,7 +221,7 @@ class ResourceHandlers:
         body, ctype = codec.encode(out, req.accept)
         headers = {}
         if warnings:
-            headers["Warning"] = ", ".join(f'299 - "{_quote(w)}"' for w in warnings)
+            headers["Warning"] = warning_header(warnings)
         return ApiResponse(status, body, ctype, headers)
 
     # -- list and watch ------------------------------------------------------------------
@@ -228,6 +233,7 @@ class ResourceHandlers:
         limit = int_param(req, "limit") or 0
         if limit < 0:
             raise errors.bad_request("limit must be non-negative")
+        listoptions.check(req.query, watch=False)
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt), limit=limit,
                                      continue_token=req.query.get("continue", ""))
         rv = str(page.resource_version)
@@ -255,15 +261,23 @@ class ResourceHandlers:
             by_name = t.name
             base = match
             match = (lambda o: o["metadata"].get("name") == by_name and (base is None or base(o)))
+        listoptions.check(req.query, watch=True)
         raw_rv = req.query.get("resourceVersion", "")
         timeout = int_param(req, "timeoutSeconds")
         bookmarks = req.query.get("allowWatchBookmarks") in ("true", "1")
+        send_initial = listoptions.send_initial_events(req.query)
         as_kind = codec.wants_as(req.accept)
         initial: list[Obj] = []
-        if raw_rv in ("", "0"):
-            # "Start at most recent": synthetic ADDED events for what exists, then changes.
+        # A streaming list (sendInitialEvents=true) ends its synthetic ADDED events with a
+        # bookmark annotated initial-events-end, which client-go's reflector waits for.
+        end_bookmark = bool(send_initial) and bookmarks
+        if send_initial or (send_initial is None and raw_rv in ("", "0")):
+            # "Get state and start at most recent" (or the state not older than the given
+            # revision, which the current state is): ADDED events for what exists, then changes.
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
+        elif raw_rv in ("", "0"):  # sendInitialEvents=false: "start at most recent", no state
+            after = self.store.storage.current_revision()
         else:
             try:
                 after = int(raw_rv)
@@ -291,6 +305,8 @@ class ResourceHandlers:
             try:
                 for obj in initial:
                     yield encoder.event("ADDED", obj, None)
+                if end_bookmark:
+                    yield encoder.bookmark(after, initial_events_end=True)
                 while True:
                     wait = BOOKMARK_INTERVAL if bookmarks else None
                     if deadline is not None:
@@ -343,18 +359,18 @@ class ResourceHandlers:
     async def _create(self, req: ApiRequest, t: Target) -> ApiResponse:
         if t.name or t.subresource:
             raise errors.method_not_allowed()
-        obj = self._body(req, t)
+        obj = await self._body(req, t)
         self._check_kind(t, obj)
-        warnings = fields.check_fields(t.rt, obj, field_validation(req))
+        warnings = await codec.off_loop(len(req.body), fields.check_fields, t.rt, obj, field_validation(req))
         created = await self.store.create(t.rt, obj, namespace=t.namespace, manager=self._manager(req),
                                           dry_run=dry_run(req))
         return self._object_response(req, t.rt, created, 201, warnings)
 
     async def _update(self, req: ApiRequest, t: Target) -> ApiResponse:
-        body = self._body(req, t)
+        body = await self._body(req, t)
         self._check_kind(t, body)
         mode = field_validation(req)
-        warnings = fields.check_fields(t.rt, body, mode)
+        warnings = await codec.off_loop(len(req.body), fields.check_fields, t.rt, body, mode)
         sent_rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
         rt = t.rt
 
@@ -385,7 +401,7 @@ class ResourceHandlers:
     async def _patch(self, req: ApiRequest, t: Target) -> ApiResponse:
         ctype = codec.media_type(req.content_type)
         rt = t.rt
-        patch = codec.decode_body(req.body, req.content_type)
+        patch = await codec.decode_body_async(req.body, req.content_type)
         mode = field_validation(req)
         warnings: list[str] = []
         is_apply = ctype == "application/apply-patch+yaml"
@@ -424,6 +440,7 @@ class ResourceHandlers:
                 new = strategic_merge(current, patch, rt.schema)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
+            codec.check_size(new)  # every patch type: the result, not just the body, is bounded
             new_meta = new.get("metadata")
             if isinstance(new_meta, dict):
                 new_rv = new_meta.get("resourceVersion")
@@ -447,12 +464,16 @@ class ResourceHandlers:
             dry_run=dry_run(req), create=create, record_manager=not is_apply)
         return self._object_response(req, rt, obj, 201 if created else 200, warnings)
 
-    def _delete_options(self, req: ApiRequest) -> dict[str, Any]:
+    async def _delete_options(self, req: ApiRequest) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         if req.body and req.body.strip():
-            body = codec.decode_body(req.body, req.content_type or "application/json", self.resolve_kind)
+            body = await codec.decode_body_async(req.body, req.content_type or "application/json", self.resolve_kind)
             if not isinstance(body, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
+            errs = conformance.type_errors(body, DELETE_OPTIONS)
+            if errs:
+                raise conformance.cannot_handle("DeleteOptions", "v1", errs[0].message)
+            conformance.drop_nulls(body, DELETE_OPTIONS)
             opts = body
         if "propagationPolicy" in req.query:
             opts["propagationPolicy"] = req.query["propagationPolicy"]
@@ -474,7 +495,7 @@ class ResourceHandlers:
     async def _delete(self, req: ApiRequest, t: Target) -> ApiResponse:
         if t.subresource:
             raise errors.method_not_allowed()
-        opts = self._delete_options(req)
+        opts = await self._delete_options(req)
         is_dry = dry_run(req) or opts.get("dryRun") == ["All"]
         obj, _ = await self.store.delete(t.rt, t.namespace, t.name, propagation=opts.get("propagationPolicy"),
                                          grace_seconds=opts.get("gracePeriodSeconds"),
@@ -482,7 +503,7 @@ class ResourceHandlers:
         return self._object_response(req, t.rt, obj, 200)
 
     async def _delete_collection(self, req: ApiRequest, t: Target) -> ApiResponse:
-        opts = self._delete_options(req)
+        opts = await self._delete_options(req)
         is_dry = dry_run(req) or opts.get("dryRun") == ["All"]
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt))
         deleted = []
@@ -513,7 +534,7 @@ class ResourceHandlers:
         if t.verb not in ("update", "patch"):
             raise errors.method_not_allowed()
         ctype = codec.media_type(req.content_type)
-        body = codec.decode_body(req.body, req.content_type, self.resolve_kind)
+        body = await codec.decode_body_async(req.body, req.content_type, self.resolve_kind)
 
         def mutate(current: Obj) -> Obj:
             scale = fields.scale_of(rt, current)
@@ -577,10 +598,10 @@ class _EventEncoder:
     def event(self, etype: str, obj: Obj, ch: Change | None) -> bytes:
         return b'{"type":"' + etype.encode() + b'","object":' + self._object_bytes(obj, ch) + b"}\n"
 
-    def bookmark(self, revision: int) -> bytes:
+    def bookmark(self, revision: int, initial_events_end: bool = False) -> bytes:
         obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                "metadata": {"resourceVersion": str(revision),
-                            "annotations": {"k8s.io/initial-events-end": "false"}}}
+                            "annotations": {"k8s.io/initial-events-end": "true" if initial_events_end else "false"}}}
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def expired(self, revision: int) -> bytes:
@@ -612,5 +633,22 @@ def _transitions(ch: Change, match: Callable[[Obj], bool] | None, rt: ResourceTy
     return []
 
 
+#: longest warning text sent; the rest is cut (unknown field names are the client's to choose)
+MAX_WARNING_CHARS = 4096
+MAX_WARNINGS = 64
+
+
+def warning_header(warnings: list[str]) -> str:
+    """The ``Warning`` header for ``warnings`` (RFC 7234 ``299 - "text"``, as kube sends them).
+    Texts come from the request (unknown field names), so they are escaped: a quote or
+    backslash, and any control character -- a newline would end the header, and the HTTP
+    server refuses to send it at all."""
+    texts = warnings[:MAX_WARNINGS]
+    return ", ".join(f'299 - "{_quote(w[:MAX_WARNING_CHARS])}"' for w in texts)
+
+
 def _quote(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+    out = s.replace("\\", "\\\\").replace('"', '\\"')
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in out):
+        out = "".join(ch if ord(ch) >= 0x20 and ord(ch) != 0x7F else f"\\x{ord(ch):02x}" for ch in out)
+    return out

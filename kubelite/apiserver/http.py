@@ -1,61 +1,34 @@
 """The HTTPS front end: aiohttp in, ``ApiRequest`` to ``ApiServer.handle``, bytes out.
 
-Authentication happens here because it needs the TLS connection: a client certificate signed
-by the cluster CA names the user (CN) and groups (O), as in Kubernetes; bearer tokens are
-checked by the token authenticators the server is given (service account tokens slot in
-there). Anything else is anonymous, which the server answers with 401 except on the health
-and version paths.
+Authentication happens here because it needs the TLS connection (``authn.authenticate``: client
+certificate, bearer token, or anonymous); credentials that fail are answered 401 before any
+path is served, public ones included.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import ssl
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from kubelite.apiserver.request import ANONYMOUS, ApiRequest, UserInfo, json_response
+from kubelite.apiserver import authn
+from kubelite.apiserver.authn import user_from_peercert  # noqa: F401 - re-exported for callers
+from kubelite.apiserver.request import ApiRequest, UserInfo, json_response
 from kubelite.apiserver.server import ApiServer
 from kubelite.machinery import errors
 
 log = logging.getLogger(__name__)
 
-TokenAuthenticator = Callable[[str], Awaitable[UserInfo | None]]
 MAX_REQUEST = 3 * 1024 * 1024
 
 
-def user_from_peercert(cert: dict | None) -> UserInfo | None:
-    if not cert:
-        return None
-    cn, orgs = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                cn = value
-            elif key == "organizationName":
-                orgs.append(value)
-    if not cn:
-        return None
-    return UserInfo(cn, tuple(orgs) + ("system:authenticated",))
-
-
 def make_app(api: ApiServer) -> web.Application:
-    authenticators: list[TokenAuthenticator] = api.token_authenticators
-
-    async def authenticate(request: web.Request) -> UserInfo:
+    async def authenticate(request: web.Request) -> UserInfo | None:
         transport = request.transport
-        user = user_from_peercert(transport.get_extra_info("peercert") if transport else None)
-        if user is not None:
-            return user
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            token = auth[7:].strip()
-            for authn in authenticators:
-                user = await authn(token)
-                if user is not None:
-                    return user
-        return ANONYMOUS
+        return await authn.authenticate(transport.get_extra_info("peercert") if transport else None,
+                                        request.headers, api.token_authenticators,
+                                        anonymous=api.anonymous_auth)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > MAX_REQUEST:
@@ -64,17 +37,20 @@ def make_app(api: ApiServer) -> web.Application:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _reply(json_response(errors.too_large().status(), 413))
+        user = await authenticate(request)
+        if user is None:  # credentials that fail get 401 on every path (kube's authn filter)
+            return _reply(json_response(errors.unauthorized().status(), 401))
         query_all: dict[str, list[str]] = {}
         for k, v in request.query.items():
             query_all.setdefault(k, []).append(v)
         req = ApiRequest(
             method=request.method, path=request.path, query={k: v[0] for k, v in query_all.items()},
-            headers=request.headers, body=body, user=await authenticate(request), query_all=query_all,
+            headers=request.headers, body=body, user=user, query_all=query_all,
         )
         resp = await api.handle(req)
         if resp.stream is None:
             return _reply(resp)
-        out = web.StreamResponse(status=resp.status, headers={"Content-Type": resp.content_type, **resp.headers})
+        out = web.StreamResponse(status=resp.status, headers=_headers(resp))
         out.enable_chunked_encoding()
         await out.prepare(request)
         try:
@@ -94,8 +70,17 @@ def make_app(api: ApiServer) -> web.Application:
 
 
 def _reply(resp) -> web.Response:  # noqa: ANN001 - ApiResponse
-    return web.Response(status=resp.status, body=resp.body,
-                        headers={"Content-Type": resp.content_type, **resp.headers})
+    return web.Response(status=resp.status, body=resp.body, headers=_headers(resp))
+
+
+def _headers(resp) -> dict[str, str]:  # noqa: ANN001 - ApiResponse
+    """The reply's headers, none able to break the framing: aiohttp refuses to send a value
+    holding CR or LF (the client would get an empty reply), so those become spaces here."""
+    out = {"Content-Type": resp.content_type, **resp.headers}
+    for k, v in out.items():
+        if "\r" in v or "\n" in v:
+            out[k] = v.replace("\r", " ").replace("\n", " ")
+    return out
 
 
 def server_ssl_context(cert_file: str, key_file: str, ca_file: str) -> ssl.SSLContext:

@@ -7,6 +7,7 @@ controllers, simulated nodes) go through exactly the same code as kubectl -- min
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping
 
@@ -37,6 +38,11 @@ class UserInfo:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 LOOPBACK_MASTER = UserInfo("system:apiserver", ("system:masters", "system:authenticated"))
+
+#: the user of the request being served (kube's request context): set by the server for each
+#: resource request so write-path hooks (RBAC escalation checks) can judge the caller; unset
+#: for the server's own writes (bootstrap), which are trusted
+CURRENT_USER: ContextVar[UserInfo | None] = ContextVar("kubelite_current_user", default=None)
 
 
 @dataclass(slots=True)

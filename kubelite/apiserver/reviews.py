@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kubelite.apiserver.authn import authenticate_token
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
 from kubelite.machinery import errors
@@ -48,8 +49,8 @@ def install(server: "ApiServer") -> None:
                                ra.get("subresource", ""), namespace, ra.get("name", ""))
             allowed, reason = await authorizer.authorize(attrs)
         else:
-            # Non-resource URLs (/healthz, /version...) are public or masters-only here.
-            allowed, reason = (user.is_master or nra.get("path") in ("/healthz", "/livez", "/readyz", "/version")), ""
+            allowed = await authorizer.authorize_path(user, str(nra.get("verb", "")), str(nra.get("path", "")))
+            reason = ""
         out = envelope(t, body)
         out["status"] = {"allowed": allowed}
         if reason:
@@ -60,9 +61,11 @@ def install(server: "ApiServer") -> None:
         ns = (body.get("spec") or {}).get("namespace", "")
         out = envelope(t, body)
         rules = await authorizer.rules_for(req.user, ns)
-        non_resource = [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]}]
         if req.user.is_master:
-            non_resource.insert(0, {"verbs": ["*"], "nonResourceURLs": ["*"]})
+            non_resource = [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+        else:
+            non_resource = [{"verbs": r.get("verbs") or [], "nonResourceURLs": r["nonResourceURLs"]}
+                            for r in await authorizer.all_rules_for(req.user, "") if r.get("nonResourceURLs")]
         out["status"] = {"resourceRules": rules, "nonResourceRules": non_resource, "incomplete": False}
         return json_response(out, 201)
 
@@ -73,11 +76,7 @@ def install(server: "ApiServer") -> None:
 
     async def token_review(req: ApiRequest, t: "Target", body: dict[str, Any]) -> ApiResponse:
         token = body["spec"]["token"]  # the strategy refused an empty one
-        user = None
-        for authenticate in server.token_authenticators:
-            user = await authenticate(token)
-            if user is not None:
-                break
+        user = await authenticate_token(server.token_authenticators, str(token))
         out = envelope(t, body)
         # as kube: an unknown token is no error, just not authenticated (and an empty user)
         out["status"] = {"authenticated": True, "user": user.as_user_info()} if user else {"user": {}}

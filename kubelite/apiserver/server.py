@@ -24,7 +24,8 @@ from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Disc
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.namespaces import NamespaceIndex
 from kubelite.apiserver.openapi import OpenAPIBuilder
-from kubelite.apiserver.request import ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.request import CURRENT_USER, ApiRequest, ApiResponse, UserInfo, json_response
+from kubelite.apiserver.rbac_escalation import EscalationCheck
 from kubelite.apiserver.resources import ResourceRegistry
 from kubelite.apiserver.store import Store, now_utc
 from kubelite.apiserver.watch import WatchHub
@@ -66,6 +67,7 @@ class ApiServer:
         self.allocator = admission.ServiceAllocator(self.store, self.registry, service_cidr, node_port_range)
         self.store.admission.append(self.allocator)
         self.store.admission.append(admission.PodAdmission(self.store, self.registry))
+        self.store.admission.append(EscalationCheck(self.authorizer))
         self.namespaces = NamespaceIndex(self)
         self.store.namespace_check = self.namespaces.check
         self.crds = crds.CRDServer(self)
@@ -74,6 +76,10 @@ class ApiServer:
         #: bearer-token authenticators (service account tokens...), asked in order; TokenReview
         #: answers from them and the HTTPS front end authenticates with the same list
         self.token_authenticators: list[Callable[[str], Awaitable[UserInfo | None]]] = []
+        #: ``--anonymous-auth``: requests without credentials are system:anonymous (True) or 401
+        self.anonymous_auth = True
+        #: ``--api-audiences``: a service-account token must name one (kube's default: the issuer)
+        self.api_audiences: list[str] = list(serviceaccounts.DEFAULT_AUDIENCES)
         # Service account tokens; without a key from the data dir (in-process tests) the key
         # lives only as long as this server.
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
@@ -93,6 +99,7 @@ class ApiServer:
     async def start(self) -> None:
         await self.storage.start()
         await self.hub.start()
+        self.authorizer.start(self.hub)
         await self.allocator.load()
         await self.crds.start()
         await self.namespaces.start()
@@ -102,6 +109,7 @@ class ApiServer:
         self.ready.set()
 
     async def stop(self) -> None:
+        await self.authorizer.stop()
         await self.crds.stop()
         await self.namespaces.stop()
         await self.hub.stop()
@@ -121,13 +129,15 @@ class ApiServer:
 
     async def _dispatch(self, req: ApiRequest) -> ApiResponse:
         path = req.path.rstrip("/") or "/"
+        if _header(req, "Impersonate-User") or _header(req, "Impersonate-Group"):
+            req.user = await self._impersonate(req)
         if path in PUBLIC_PATHS:
             return self._public(path, req)
-        if req.user.name == "system:anonymous":
-            raise errors.unauthorized()
-        if _header(req, "Impersonate-User"):
-            req.user = await self._impersonate(req)
         segs = [s for s in path.split("/") if s]
+        if not _is_resource_path(segs):
+            # discovery, OpenAPI, "/": non-resource URLs, authorized by RBAC nonResourceURLs
+            # (system:discovery grants them to every authenticated user; anonymous gets 403)
+            await self.authorizer.check_path(req.user, req.method.lower(), req.path)
         if not segs:
             return json_response({"paths": sorted(["/api", "/api/v1", "/apis", "/healthz", "/livez",
                                                    "/readyz", "/version", "/openapi/v3"])})
@@ -219,7 +229,16 @@ class ApiServer:
     async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
-        return await self.resources.handle(req, t)
+        token = CURRENT_USER.set(req.user)
+        try:
+            return await self.resources.handle(req, t)
+        finally:
+            CURRENT_USER.reset(token)
+
+
+def _is_resource_path(segs: list[str]) -> bool:
+    """/api/v1/<resource>... and /apis/<group>/<version>/<resource>... (kube's RequestInfo)."""
+    return (len(segs) >= 3 and segs[0] == "api") or (len(segs) >= 4 and segs[0] == "apis")
 
 
 def _header(req: ApiRequest, name: str) -> str:

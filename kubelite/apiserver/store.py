@@ -125,7 +125,9 @@ class Store:
         if continue_token:
             revision, start_after = _decode_continue(continue_token, prefix)
         items: list[Obj] = []
-        page_size = max(limit, 500) if limit else 0
+        # storage is read in pages of 500..10,000 rows whatever the limit asked (limit=2^63-1
+        # is valid and means "everything")
+        page_size = min(max(limit, 500), 10_000) if limit else 0
         while True:
             try:
                 res = await self.storage.list(prefix, revision=revision, start_after=start_after,

@@ -42,13 +42,17 @@ def cli(verbose: int) -> None:
 @click.option("--disable-agent", is_flag=True, help="Do not run a node agent on this machine.")
 @click.option("--disable-scheduler", is_flag=True, help="Do not run the scheduler.")
 @click.option("--disable-controllers", is_flag=True, help="Do not run the controller manager.")
+@click.option("--anonymous-auth", type=click.BOOL, default=True, show_default=True, metavar="BOOL",
+              help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
-           datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool) -> None:
+           datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
+           anonymous_auth: bool) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,
-                       disable_scheduler=disable_scheduler, disable_controllers=disable_controllers)
+                       disable_scheduler=disable_scheduler, disable_controllers=disable_controllers,
+                       anonymous_auth=anonymous_auth)
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")

@@ -361,8 +361,9 @@ class Client:
             query["allowWatchBookmarks"] = "true"
         if timeout_seconds is not None:
             query["timeoutSeconds"] = str(int(timeout_seconds))
-        if send_initial_events is not None:
+        if send_initial_events is not None:  # kube requires the match with it
             query["sendInitialEvents"] = "true" if send_initial_events else "false"
+            query["resourceVersionMatch"] = "NotOlderThan"
         return Watch(self.transport, ref.collection(namespace), query, ref)
 
     # -- writes ---------------------------------------------------------------------------

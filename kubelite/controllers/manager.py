@@ -60,6 +60,7 @@ DISCOVERED_MODULES: tuple[str, ...] = (
     "kubelite.controllers.nodelifecycle",
     "kubelite.controllers.ttlafterfinished",
     "kubelite.controllers.disruption",
+    "kubelite.controllers.clusterroleaggregation",
 )
 
 

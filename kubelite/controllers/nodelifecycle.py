@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from kubelite.api.helpers.conditions import get_condition
+from kubelite.api.helpers.podutil import get_pod_ready_condition, is_pod_ready, is_pod_terminal, update_pod_condition
 from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.api.helpers.taints import (
     TAINT_NODE_DISK_PRESSURE, TAINT_NODE_MEMORY_PRESSURE, TAINT_NODE_NETWORK_UNAVAILABLE, TAINT_NODE_NOT_READY,
@@ -284,17 +285,16 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node: str, wall: dt.datetime) -> None:
         for pod in self._pods_on(node):
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            if is_pod_terminal(pod):
                 continue
-            conds = (pod.get("status") or {}).get("conditions") or []
-            ready = next((c for c in conds if c.get("type") == "Ready"), None)
+            ready = get_pod_ready_condition(pod)
             if ready is None or ready.get("status") == "False":
                 continue
             for attempt in range(2):
+                # MarkPodsNotReady: only the status flips (reason and message stay).
                 new = copy_object(pod)
-                for c in new["status"]["conditions"]:
-                    if c.get("type") == "Ready":
-                        c.update(status="False", lastTransitionTime=format_time(wall))
+                update_pod_condition(new["status"], {**(get_pod_ready_condition(new) or {}), "status": "False"},
+                                     format_time(wall))
                 try:
                     await self.client.update_status(PODS, new)
                     self.recorder.event(pod, "Warning", "NodeNotReady", "Node is not ready")
@@ -311,8 +311,7 @@ class NodeLifecycleController(Controller):
                     if is_not_found(e):
                         break
                     raise
-                if not any(c.get("type") == "Ready" and c.get("status") == "True"
-                           for c in (pod.get("status") or {}).get("conditions") or ()):
+                if not is_pod_ready(pod):
                     break
 
     async def _evict(self, name: str, node: Obj, wall: dt.datetime) -> float | None:

@@ -46,6 +46,7 @@ class ServerConfig:
     disable_agent: bool = False
     disable_scheduler: bool = False
     disable_controllers: bool = False
+    anonymous_auth: bool = True
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -76,6 +77,7 @@ async def run_server(cfg: ServerConfig, *, stop: asyncio.Event | None = None,
     host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
     api = ApiServer(storage, server_address=f"{host}:{cfg.https_port}",
                     service_account_key=serviceaccounts.ensure_key(cfg.data_dir / "tls" / "sa.key"))
+    api.anonymous_auth = cfg.anonymous_auth
     runner = web.AppRunner(make_app(api), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, cfg.bind_address, cfg.https_port,

@@ -643,6 +643,10 @@ class SimCluster:
             self._pod_queue.add_after(key, st.delete_due - now)
             return
         if running and not st.stopped:
+            # The containers are stopped and the sandbox gone: free the pod's resources and IP
+            # before anyone can see it terminal -- the scheduler may bind a pod into that room
+            # the moment it does, and admission must not still count this one.
+            self._release(key, st)
             try:
                 await self._write_status(pod, P.terminated_status(pod, now=self._now(), exit_code=st.exit_code))
             except ApiError as e:

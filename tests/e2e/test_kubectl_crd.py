@@ -7,9 +7,13 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster
+
+#: the API-only kubectl tests run with both supported kubectls (1.37 and 1.36)
+pytestmark = pytest.mark.every_kubectl
 
 
 def crd(group: str, *, plural: str = "widgets", kind: str = "Widget", short: str = "wg") -> dict[str, Any]:

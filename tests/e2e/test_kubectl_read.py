@@ -12,9 +12,13 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster
+
+#: the API-only kubectl tests run with both supported kubectls (1.37 and 1.36)
+pytestmark = pytest.mark.every_kubectl
 
 
 def header(out: str) -> list[str]:

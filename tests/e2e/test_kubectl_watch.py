@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import threading
 
+import pytest
+
 from tests.e2e.conftest import Cluster
+
+#: the API-only kubectl tests run with both supported kubectls (1.37 and 1.36)
+pytestmark = pytest.mark.every_kubectl
 
 
 class Watch:

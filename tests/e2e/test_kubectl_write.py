@@ -10,9 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import Cluster
+
+#: the API-only kubectl tests run with both supported kubectls (1.37 and 1.36)
+pytestmark = pytest.mark.every_kubectl
 
 
 def deployment(name: str, *, replicas: int = 1, env: list[dict[str, str]] | None = None,
@@ -143,7 +147,7 @@ def test_replace_and_stale_replace_conflicts(cluster: Cluster, ns: str) -> None:
 
 def test_delete_by_name_and_file(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     cluster.kubectl("-n", ns, "create", "configmap", "byname")
-    assert cluster.kubectl("-n", ns, "delete", "cm", "byname").stdout.strip() == 'configmap "byname" deleted'
+    assert cluster.kubectl("-n", ns, "delete", "cm", "byname").stdout.strip() == f'configmap "byname" deleted from {ns} namespace'
     assert cluster.kubectl("-n", ns, "get", "cm", "byname", check=False).returncode != 0
     path = tmp_path / "del.yaml"
     path.write_text(yaml.safe_dump_all([
@@ -160,7 +164,8 @@ def test_delete_by_name_and_file(cluster: Cluster, ns: str, tmp_path: Path) -> N
         cluster.kubectl("-n", ns, "create", "configmap", f"sel-{i}")
     cluster.kubectl("-n", ns, "label", "cm", "sel-0", "sel-1", "doomed=yes")
     out = cluster.kubectl("-n", ns, "delete", "cm", "-l", "doomed=yes").stdout
-    assert sorted(out.splitlines()) == ['configmap "sel-0" deleted', 'configmap "sel-1" deleted']
+    assert sorted(out.splitlines()) == [f'configmap "sel-0" deleted from {ns} namespace',
+                                          f'configmap "sel-1" deleted from {ns} namespace']
     # (kube-root-ca.crt may be there too once its publisher runs)
     left = set(cluster.kubectl("-n", ns, "get", "cm", "-o", "name").stdout.split()) - {"configmap/kube-root-ca.crt"}
     assert left == {"configmap/sel-2"}
@@ -173,7 +178,7 @@ def test_delete_with_finalizer_waits_for_its_removal(cluster: Cluster, ns: str) 
           "metadata": {"name": "held", "finalizers": ["example.com/hold"]}, "data": {"a": "b"}}
     cluster.kubectl("-n", ns, "create", "-f", "-", input=yaml.safe_dump(cm))
     out = cluster.kubectl("-n", ns, "delete", "cm", "held", "--wait=false").stdout.strip()
-    assert out == 'configmap "held" deleted'
+    assert out == f'configmap "held" deleted from {ns} namespace'
     held = cluster.json("-n", ns, "get", "cm", "held")
     assert held["metadata"]["deletionTimestamp"]
     assert held["metadata"]["finalizers"] == ["example.com/hold"]

@@ -124,3 +124,20 @@ def test_too_many_operations():
     with pytest.raises(StatusError) as ei:
         json_patch({}, [{"op": "test", "path": "/a", "value": None}] * 10001)
     assert ei.value.code == 413
+
+
+def test_copies_are_bounded_by_accumulated_size() -> None:
+    """Each copy of ``/d`` into itself doubles it; the copies' total is capped (3 MiB, as
+    kube-apiserver sets evanphx/json-patch's AccumulatedCopySizeLimit) with a 422."""
+    from kubelite.machinery.patch.jsonpatch import MAX_COPY_BYTES
+
+    doc = {"d": {"k": "v" * 1000}}
+    ops = [{"op": "copy", "from": "/d", "path": f"/d/a{i}"} for i in range(22)]
+    with pytest.raises(StatusError) as e:
+        json_patch(doc, ops)
+    assert e.value.code == 422
+    cause = e.value.details["causes"][0]["message"]
+    assert cause.startswith("Unable to complete the copy, the accumulated size increase of copy is ")
+    assert cause.endswith(f"exceeding the limit {MAX_COPY_BYTES}")
+    # eleven doublings of 1 KB stay under the limit and apply
+    assert len(json_patch(doc, ops[:11])["d"]) == 12

@@ -130,6 +130,14 @@ async def test_bound_pod_runs_with_ip_and_ready(api) -> None:
         assert (await client.get(PODS, "other", namespace="default"))["status"]["phase"] == "Pending"
 
 
+async def _gone(client, name: str) -> bool:
+    try:
+        await client.get(PODS, name, namespace="default")
+    except ApiError as e:
+        return e.code == 404
+    return False
+
+
 async def _phase(client, name: str, phase: str) -> dict | None:
     p = await client.get(PODS, name, namespace="default")
     return p if p["status"].get("phase") == phase else None
@@ -187,14 +195,7 @@ async def test_gracefully_deleted_pod_disappears_after_grace(api) -> None:
         await asyncio.sleep(0.05)
         await client.get(PODS, "doomed", namespace="default")  # still terminating
         await clock.advance(10.5)
-
-        async def gone() -> bool:
-            try:
-                await client.get(PODS, "doomed", namespace="default")
-            except ApiError as e:
-                return e.code == 404
-            return False
-        await eventually(gone, what="pod deleted")
+        await eventually(lambda: _gone(client, "doomed"), what="pod deleted")
         assert sim.stats.pods_deleted == 1
 
 
@@ -207,14 +208,7 @@ async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api)
         await client.delete(PODS, "quick", namespace="default")
         await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
         await clock.advance(1.5)
-
-        async def gone() -> bool:
-            try:
-                await client.get(PODS, "quick", namespace="default")
-            except ApiError as e:
-                return e.code == 404
-            return False
-        await eventually(gone, what="pod deleted")
+        await eventually(lambda: _gone(client, "quick"), what="pod deleted")
 
 
 async def _watch_until_deleted(client, name: str, rv: str, seen: list[tuple[str, dict]]) -> None:
@@ -270,6 +264,41 @@ async def test_deleted_pod_reports_containers_terminated_and_not_ready_before_it
         marked = [o for k, o in seen if k == "MODIFIED" and o["metadata"].get("deletionTimestamp")]
         assert cond(marked[0], "Ready")["status"] == "True"
         assert sim.stats.pods_stopped == 1 and sim.stats.pods_deleted == 1
+
+
+async def test_a_stopped_pods_room_is_free_before_the_pod_object_goes(api) -> None:
+    # A finalizer keeps the deleted pod's object after the sim's grace-0 delete; a pod bound
+    # into the room it left must be admitted, not rejected OutOfcpu.
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, cpu="4", clock=clock, pod_stop_time=1.0) as sim:
+        hog = pod("hog", "sim-0", grace=30)
+        hog["metadata"]["finalizers"] = ["example.com/hold"]
+        hog["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "3"}}
+        await client.create(PODS, hog)
+        running = await eventually(lambda: _phase(client, "hog", "Running"), what="hog Running")
+        node = sim._nodes[0]
+        assert node.used.get("cpu") == 3000
+        used_when_terminal: list[int] = []
+
+        async def watch() -> None:
+            async with client.watch(PODS, namespace="default", resource_version=running["metadata"]["resourceVersion"],
+                                    field_selector="metadata.name=hog", timeout_seconds=30) as w:
+                async for kind, obj in w:
+                    if kind == "MODIFIED" and obj["status"].get("phase") == "Succeeded":
+                        used_when_terminal.append(node.used.get("cpu", 0))  # what admission sees now
+                        return
+        watcher = asyncio.create_task(watch())
+        await client.delete(PODS, "hog", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(1.5)
+        await asyncio.wait_for(watcher, 10)
+        assert used_when_terminal == [0]
+        late = pod("late", "sim-0")
+        late["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2"}}
+        await client.create(PODS, late)
+        await eventually(lambda: _phase(client, "late", "Running"), what="late admitted")
+        await client.patch(PODS, "hog", {"metadata": {"finalizers": None}}, namespace="default")
 
 
 async def test_admission_rejects_pods_that_do_not_fit(api) -> None:

@@ -9,6 +9,11 @@ document back; the input is never mutated. Behaviour follows the library kube-ap
 * negative array indices count from the end for ``add``/``remove``;
 * a ``test`` of a missing member passes when the expected value is ``null``.
 
+Work is bounded as kube-apiserver bounds it: at most 10,000 operations (413), and ``copy``
+operations may add at most 3 MiB to the document in total (evanphx/json-patch's
+``AccumulatedCopySizeLimit``, which kube-apiserver sets from ``JSONPatchMaxCopyBytes``): without it
+22 ``copy`` ops that each duplicate the document grow a 1 KB ConfigMap to gigabytes.
+
 Errors map to kube-apiserver's replies: a body that is not a list of operation objects is
 400 BadRequest; a failing operation (``test`` mismatch, missing path, bad index, unknown op) is
 422 Invalid "the server rejected our request due to an error in our request" -- the
@@ -17,16 +22,43 @@ library's own message is kept in ``details.causes`` so kubectl prints it after t
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+import orjson
 
 from kubelite.machinery.errors import StatusError, bad_request
 
 MAX_OPERATIONS = 10000  # kube-apiserver's maxJSONPatchOperations
+#: total bytes ``copy`` operations may add (kube-apiserver's JSONPatchMaxCopyBytes, 3 MiB)
+MAX_COPY_BYTES = 3 * 1024 * 1024
 REJECTED = "the server rejected our request due to an error in our request"
 
 
 class _OpError(Exception):
     """An operation that cannot be applied; becomes a 422."""
+
+
+class _CopyBudget:
+    """The bytes ``copy`` operations have added so far, measured as the copied value's JSON
+    size (as evanphx/json-patch measures it), checked before the copy is made."""
+
+    def __init__(self, limit: int = MAX_COPY_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, value: Any) -> None:
+        self.used += _json_size(value)
+        if self.used > self.limit:
+            raise _OpError(f"Unable to complete the copy, the accumulated size increase of copy is "
+                           f"{self.used}, exceeding the limit {self.limit}")
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # an integer beyond 64 bits (YAML bodies): the slow encoder handles it
+        return len(json.dumps(value, separators=(",", ":")))
 
 
 def json_patch(doc: Any, ops: Any) -> Any:
@@ -40,9 +72,10 @@ def json_patch(doc: Any, ops: Any) -> Any:
         if not isinstance(op, dict):
             raise bad_request(f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation")
     out = copy.deepcopy(doc)
+    budget = _CopyBudget()
     for op in ops:
         try:
-            out = _apply_op(out, op)
+            out = _apply_op(out, op, budget)
         except _OpError as e:
             path = op.get("path") if isinstance(op.get("path"), str) else ""
             raise StatusError(422, "Invalid", REJECTED, {
@@ -74,7 +107,7 @@ def _str_field(op: dict[str, Any], name: str, kind: str) -> str:
     return v
 
 
-def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
+def _apply_op(doc: Any, op: dict[str, Any], budget: _CopyBudget) -> Any:
     kind = op.get("op")
     if kind == "add":
         path = _str_field(op, "path", kind)
@@ -101,7 +134,9 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     if kind == "copy":
         frm = _str_field(op, "from", kind)
         path = _str_field(op, "path", kind)
-        value = copy.deepcopy(_get(doc, frm, kind, what="from path"))
+        source = _get(doc, frm, kind, what="from path")
+        budget.charge(source)
+        value = copy.deepcopy(source)
         return _add(doc, path, value, kind, what="destination path")
     if kind == "test":
         path = _str_field(op, "path", kind)
