@@ -16,8 +16,9 @@ Invalid input raises ``StatusError`` 400 with Kubernetes' message, e.g.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -34,29 +35,42 @@ _VALID_OPS = ["!", "=", "==", "in", "!=", "notin", "exists", "gt", "lt"]
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """One label requirement: ``key op values`` (values sorted, as Kubernetes keeps them)."""
+    """One label requirement: ``key op values`` (values sorted, as Kubernetes keeps them).
+
+    ``matches`` runs for every object of a list or watch and, through node affinity, for every
+    pod x node in the scheduler's Filter, so the value set and a Gt/Lt operand are computed
+    once here (they take no part in equality or hashing)."""
 
     key: str
     operator: str
     values: tuple[str, ...] = ()
+    _set: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    _num: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_set", frozenset(self.values))
+        if self.operator in (GREATER_THAN, LESS_THAN) and len(self.values) == 1:
+            with contextlib.suppress(ValueError):
+                object.__setattr__(self, "_num", _go_int(self.values[0]))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
         if op in (EQUALS, DOUBLE_EQUALS, IN):
             v = labels.get(self.key)
-            return v is not None and v in self.values
+            return v is not None and v in self._set
         if op in (NOT_EQUALS, NOT_IN):
             v = labels.get(self.key)
-            return v is None or v not in self.values
+            return v is None or v not in self._set
         if op == EXISTS:
             return self.key in labels
         if op == DOES_NOT_EXIST:
             return self.key not in labels
         v = labels.get(self.key)
-        if v is None or len(self.values) != 1:
+        rv = self._num
+        if v is None or rv is None:
             return False
         try:
-            lv, rv = _go_int(v), _go_int(self.values[0])
+            lv = _go_int(v)
         except ValueError:
             return False
         return lv > rv if op == GREATER_THAN else lv < rv

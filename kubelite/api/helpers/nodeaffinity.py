@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.selectors import (
-    DOES_NOT_EXIST, EXISTS, GREATER_THAN, IN, LESS_THAN, NOT_IN, LabelSelector, Requirement, new_requirement,
+    DOES_NOT_EXIST, EXISTS, GREATER_THAN, IN, LESS_THAN, NOT_IN, Requirement, new_requirement,
 )
 
 #: NodeSelectorOperator -> the labels package's operator (``nodeSelectorRequirementsAsSelector``)
@@ -103,8 +103,9 @@ class NodeSelectorTerm:
             fr = _field_requirement(f) if isinstance(f, Mapping) else "matchFields: must be an object"
             (self.errors.append(fr) if isinstance(fr, str) else frs.append(fr))
         self.fields = tuple(frs)
-        # None when there are no expressions: only the fields decide (nodeSelectorTerm.match).
-        self.labels: LabelSelector | None = LabelSelector(reqs) if reqs else None
+        # The label selector the expressions make (labels.Selector); matched requirement by
+        # requirement below, one call less per pod x node than LabelSelector.matches.
+        self.labels: tuple[Requirement, ...] = tuple(reqs)
         # The node names this term can only match (metadata.name In [x]), for PreFilterResult.
         names: frozenset[str] | None = None
         for fr in frs:
@@ -113,10 +114,11 @@ class NodeSelectorTerm:
         self.names = names
 
     def matches(self, labels: Mapping[str, str], node_name: str) -> bool:
-        if self.errors or (self.labels is None and not self.fields):
+        if self.errors or (not self.labels and not self.fields):
             return False
-        if self.labels is not None and not self.labels.matches(labels):
-            return False
+        for r in self.labels:
+            if not r.matches(labels):
+                return False
         for f in self.fields:
             if not f.matches(node_name):
                 return False
@@ -167,10 +169,7 @@ def match_node_selector_terms(node: Mapping[str, Any], terms: Iterable[Mapping[s
 
 def matches_node_selector(node_selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """``spec.nodeSelector``: every entry equals the node's label."""
-    for k, v in (node_selector or {}).items():
-        if labels.get(k) != v:
-            return False
-    return True
+    return pod_matches_node_selector_and_affinity(node_selector or {}, None, labels, "")
 
 
 def required_node_selector(pod_spec: Mapping[str, Any]) -> NodeSelector | None:
@@ -182,8 +181,12 @@ def required_node_selector(pod_spec: Mapping[str, Any]) -> NodeSelector | None:
 
 def pod_matches_node_selector_and_affinity(node_selector: Mapping[str, str], required: NodeSelector | None,
                                            labels: Mapping[str, str], node_name: str) -> bool:
-    """``spec.nodeSelector`` AND required node affinity, compiled (``RequiredNodeAffinity.Match``)."""
-    return matches_node_selector(node_selector, labels) and (required is None or required.matches(labels, node_name))
+    """``spec.nodeSelector`` AND required node affinity, compiled (``RequiredNodeAffinity.Match``).
+    The scheduler's Filter calls this for every pod x node: the loop is inline on purpose."""
+    for k, v in node_selector.items():
+        if labels.get(k) != v:
+            return False
+    return required is None or required.matches(labels, node_name)
 
 
 def pod_spec_matches_node(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
