@@ -15,8 +15,8 @@ from typing import Any, AsyncIterator, Callable
 
 import orjson
 
-from kubelite.api.helpers.times import format_time
 from kubelite.api import conformance
+from kubelite.api.helpers.times import format_time
 from kubelite.api.registry import ResourceType
 from kubelite.apiserver import codec, fields, listoptions, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response

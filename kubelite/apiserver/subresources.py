@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubelite.api.helpers.times import format_time
-from kubelite.api.helpers.podutil import is_pod_ready
 from kubelite.api import conformance
+from kubelite.api.helpers.podutil import is_pod_ready
+from kubelite.api.helpers.times import format_time
 from kubelite.apiserver import codec
 from kubelite.apiserver.handlers import Target, dry_run
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response

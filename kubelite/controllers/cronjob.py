@@ -28,6 +28,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.times import format_time, format_time_in, try_parse_time
 from kubelite.client import (
     CRONJOBS,
     JOBS,
@@ -43,8 +45,6 @@ from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
     controller_ref, ensure_index, is_deleting, meta, name_of, owner_reference, uid_of, write_status,
 )
-from kubelite.api.helpers.conditions import find_condition
-from kubelite.api.helpers.times import format_time, format_time_in, try_parse_time
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -37,15 +37,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.podutil import is_pod_ready, pod_phase
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.client import JOBS, NORMAL, PODS, WARNING, copy_object, is_not_found
 from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    PodExpectations, claim, controller_ref, ensure_index, index_by_namespace, is_deleting, labels_of, meta, name_of, pod_from_template, rank_for_deletion, slow_start_batch, uid_of, write_status,
+    PodExpectations, claim, controller_ref, ensure_index, index_by_namespace, is_deleting, labels_of, meta,
+    name_of, pod_from_template, rank_for_deletion, slow_start_batch, uid_of, write_status,
 )
-from kubelite.api.helpers.conditions import find_condition
-from kubelite.api.helpers.podutil import is_pod_ready, pod_phase
-from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
 log = logging.getLogger(__name__)

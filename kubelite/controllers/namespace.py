@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from kubelite.api.helpers.conditions import set_condition
 from kubelite.api.helpers.times import format_time, parse_time
 from kubelite.client import NAMESPACES, ApiError, copy_object, is_not_found, split_key
 from kubelite.controllers.base import Controller
@@ -103,20 +104,10 @@ def desired_conditions(report: DeletionReport) -> dict[str, tuple[str, str, str]
 def update_conditions(conditions: list[Obj], desired: Mapping[str, tuple[str, str, str]], now: str) -> tuple[list[Obj], bool]:
     """Merge ``desired`` into ``conditions`` (lastTransitionTime moves only when the status
     does); returns the new list and whether anything changed."""
-    out = [dict(c) for c in conditions]
+    out: list[Obj] = [dict(c) for c in conditions]
     changed = False
     for ctype in CONDITION_TYPES:
-        status, reason, message = desired[ctype]
-        cur = next((c for c in out if c.get("type") == ctype), None)
-        if cur is None:
-            out.append({"type": ctype, "status": status, "lastTransitionTime": now, "reason": reason,
-                        "message": message})
-            changed = True
-        elif (cur.get("status"), cur.get("reason"), cur.get("message")) != (status, reason, message):
-            if cur.get("status") != status:
-                cur["lastTransitionTime"] = now
-            cur.update(status=status, reason=reason, message=message)
-            changed = True
+        changed |= set_condition(out, ctype, *desired[ctype], now)
     return out, changed
 
 

@@ -41,11 +41,11 @@ from typing import Any, Iterable, Mapping
 
 from kubelite.api.helpers.conditions import get_condition
 from kubelite.api.helpers.podutil import get_pod_ready_condition, is_pod_ready, is_pod_terminal, update_pod_condition
-from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.api.helpers.taints import (
     TAINT_NODE_DISK_PRESSURE, TAINT_NODE_MEMORY_PRESSURE, TAINT_NODE_NETWORK_UNAVAILABLE, TAINT_NODE_NOT_READY,
     TAINT_NODE_PID_PRESSURE, TAINT_NODE_UNREACHABLE, TAINT_NODE_UNSCHEDULABLE, matching_tolerations,
 )
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.client import LEASES, NODES, PODS, ApiError, copy_object, index_by_node_name, is_not_found
 from kubelite.controllers.base import Controller
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping
 
-from kubelite.api.helpers.times import format_time
 from kubelite.api.helpers.conditions import is_condition_true
 from kubelite.api.helpers.podutil import is_pod_terminal
+from kubelite.api.helpers.times import format_time
 from kubelite.client import NODES, PODS, ApiError, copy_object, is_not_found
 from kubelite.controllers.base import Controller
 

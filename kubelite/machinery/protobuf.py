@@ -35,8 +35,8 @@ from typing import Any
 
 import orjson
 
-from kubelite.api.helpers.times import format_micro_time, format_time
 from kubelite.api import schema
+from kubelite.api.helpers.times import format_micro_time, format_time
 from kubelite.api.jsonshape import Shape, Slot, shape
 from kubelite.machinery.errors import StatusError, bad_request
 

@@ -26,8 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
-from kubelite.api.helpers.times import format_time
 from kubelite.api.helpers.podutil import get_pod_condition
+from kubelite.api.helpers.times import format_time
 from kubelite.client import (
     NAMESPACES, NODES, NORMAL, PODS, REPLICASETS, REPLICATIONCONTROLLERS, SERVICES, STATEFULSETS, WARNING, ApiError,
     Client, EventRecorder, FakeRecorder, LeaderElector, SharedInformerFactory, index_by_namespace,

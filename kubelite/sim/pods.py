@@ -17,10 +17,10 @@ import hashlib
 import ipaddress
 from typing import Any, Mapping
 
+from kubelite.api.helpers.conditions import transition_time
 from kubelite.machinery import quantity
 
 Obj = dict[str, Any]
-TERMINAL_PHASES = ("Succeeded", "Failed")
 #: conditions the kubelet owns; others (DisruptionTarget, readiness gates...) are kept as found
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 
@@ -213,9 +213,8 @@ def container_id(pod_uid: str, name: str, attempt: int = 0) -> str:
 
 def _condition(ctype: str, status: str, now: str, old: Mapping[str, Mapping[str, Any]],
                reason: str | None = None, message: str | None = None) -> Obj:
-    prev = old.get(ctype)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
-    cond: Obj = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
+    cond: Obj = {"type": ctype, "status": status, "lastProbeTime": None,
+                 "lastTransitionTime": transition_time(old.get(ctype), status, now)}
     if reason:
         cond["reason"] = reason
     if message:
@@ -412,8 +411,3 @@ def uses_host_network(pod: Mapping[str, Any]) -> bool:
 
 def restart_always(pod: Mapping[str, Any]) -> bool:
     return ((pod.get("spec") or {}).get("restartPolicy") or "Always") == "Always"
-
-
-def terminal(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
-

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
+from kubelite.api.helpers.podutil import TERMINAL_PHASES, is_pod_terminal
 from kubelite.api.helpers.times import format_micro_time, format_time, parse_time
 from kubelite.client import (LEASES, NAMESPACES, NODES, PODS, ApiError, Client, Clock, ExponentialBackoff,
                              Informer, QueueShutDown, Store, TransportError, WorkQueue, is_already_exists, is_conflict,
@@ -571,11 +572,11 @@ class SimCluster:
         if meta.get("deletionTimestamp"):
             await self._sync_deleting(key, st, pod, now)
             return
-        if P.terminal(pod):
+        if is_pod_terminal(pod):
             self._release(key, st)
             st.state = pod["status"]["phase"]
             return
-        if st.state in P.TERMINAL_PHASES:
+        if st.state in TERMINAL_PHASES:
             return  # our terminal write has not reached the cache yet
         if st.state == "":
             if P.is_running_ours(pod):

@@ -33,6 +33,15 @@ def is_condition_true(obj: Mapping[str, Any], ctype: str) -> bool:
     return c is not None and c.get("status") == "True"
 
 
+def transition_time(previous: Mapping[str, Any] | None, status: str, now: str) -> str:
+    """The ``lastTransitionTime`` of a condition about to read ``status``: the previous one's
+    when the status is unchanged (and it has one), else ``now``. The one rule every writer of
+    conditions follows."""
+    if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
+        return str(previous["lastTransitionTime"])
+    return now
+
+
 def set_condition(conditions: list[Any], ctype: str, status: str, reason: str, message: str,
                   now: str, *, update_time_field: str | None = None) -> bool:
     """Insert or replace the condition ``ctype`` in place; ``lastTransitionTime`` is kept when
@@ -47,7 +56,7 @@ def set_condition(conditions: list[Any], ctype: str, status: str, reason: str, m
         new: Obj = {"type": ctype, "status": status}
         if update_time_field:
             new[update_time_field] = now
-        new["lastTransitionTime"] = c.get("lastTransitionTime", now) if c.get("status") == status else now
+        new["lastTransitionTime"] = transition_time(c, status, now)
         new["reason"] = reason
         new["message"] = message
         conditions[i] = new
@@ -70,7 +79,7 @@ def update_condition(conditions: list[Any], condition: Mapping[str, Any], now: s
     for i, c in enumerate(conditions):
         if not isinstance(c, Mapping) or c.get("type") != ctype:
             continue
-        new["lastTransitionTime"] = c.get("lastTransitionTime") if c.get("status") == new.get("status") else now
+        new["lastTransitionTime"] = transition_time(c, str(new.get("status")), now)
         changed = any(c.get(f) != new.get(f) for f in ("status", "reason", "message", "lastProbeTime",
                                                         "lastTransitionTime"))
         conditions[i] = new

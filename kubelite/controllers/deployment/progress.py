@@ -15,12 +15,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.controllers.deployment import util
 from kubelite.controllers.podcontrol import (
     name_of,
 )
-from kubelite.api.helpers.conditions import find_condition
-from kubelite.api.helpers.times import format_time, try_parse_time
 
 Obj = dict[str, Any]
 

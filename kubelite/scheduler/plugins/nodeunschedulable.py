@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.helpers.taints import TAINT_NO_SCHEDULE, TAINT_NODE_UNSCHEDULABLE, Taint, any_tolerates
 from kubelite.scheduler.framework.interface import (
     NODE, SKIP, UNSCHEDULED_POD, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult,
     QueueingHint, Status, unresolvable,
 )
-from kubelite.api.helpers.taints import TAINT_NO_SCHEDULE, TAINT_NODE_UNSCHEDULABLE, Taint, any_tolerates
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 
 NAME = "NodeUnschedulable"

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from kubelite.api.helpers.conditions import (
-    find_condition, get_condition, is_condition_true, remove_condition, set_condition, update_condition,
+    find_condition, get_condition, is_condition_true, remove_condition, set_condition, transition_time,
+    update_condition,
 )
 
 Obj = dict[str, Any]
@@ -65,3 +66,14 @@ def test_remove_condition() -> None:
     conds: list[Any] = [dict(OLD), {"type": "X"}]
     assert remove_condition(conds, "Ready") and conds == [{"type": "X"}]
     assert not remove_condition(conds, "Ready")
+
+
+@pytest.mark.parametrize("previous,status,expected", [
+    (None, "True", "NOW"),
+    ({"status": "True", "lastTransitionTime": "T0"}, "True", "T0"),
+    ({"status": "True", "lastTransitionTime": "T0"}, "False", "NOW"),
+    ({"status": "True", "lastTransitionTime": None}, "True", "NOW"),     # no time to keep
+    ({"status": "True"}, "True", "NOW"),
+])
+def test_transition_time(previous: Obj | None, status: str, expected: str) -> None:
+    assert transition_time(previous, status, "NOW") == expected
