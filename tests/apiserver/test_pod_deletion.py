@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelite.client import ApiError, PODS
-from tests.inprocess import api_client
+from kubelite.client import PODS
+from tests.inprocess import api_client, is_gone
 
 
 def pod(name: str, *, finalizers: list[str] | None = None) -> dict:
@@ -18,14 +18,6 @@ def pod(name: str, *, finalizers: list[str] | None = None) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 30,
                      "containers": [{"name": "c", "image": "busybox"}]}}
-
-
-async def _gone(client, name: str) -> bool:
-    try:
-        await client.get(PODS, name, namespace="default")
-    except ApiError as e:
-        return e.code == 404
-    return False
 
 
 @pytest.mark.parametrize("finalizers", [None, ["example.com/hold"]])
@@ -44,7 +36,7 @@ async def test_status_write_in_grace_period_keeps_the_pod(tmp_path: Path, finali
         assert kept["status"]["phase"] == "Succeeded"
         await client.delete(PODS, "p", namespace="default", grace_period_seconds=0,
                             preconditions={"uid": created["metadata"]["uid"]})
-        assert await _gone(client, "p")
+        assert await is_gone(client, PODS, "p")
 
 
 async def test_finalizer_removed_after_grace_zero_deletes(tmp_path: Path) -> None:
@@ -54,4 +46,4 @@ async def test_finalizer_removed_after_grace_zero_deletes(tmp_path: Path) -> Non
         held = await client.get(PODS, "f", namespace="default")
         assert held["metadata"]["deletionGracePeriodSeconds"] == 0
         await client.patch(PODS, "f", {"metadata": {"finalizers": None}}, namespace="default")
-        assert await _gone(client, "f")
+        assert await is_gone(client, PODS, "f")

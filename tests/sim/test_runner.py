@@ -6,8 +6,10 @@ import ipaddress
 
 import pytest
 
-from kubelite.client import LEASES, NODES, PODS, ApiError, FakeClock
+from kubelite.client import LEASES, NODES, PODS, FakeClock
 from kubelite.sim import SIM_LABEL, SimCluster
+
+from tests.inprocess import is_gone
 
 from .conftest import eventually
 
@@ -130,14 +132,6 @@ async def test_bound_pod_runs_with_ip_and_ready(api) -> None:
         assert (await client.get(PODS, "other", namespace="default"))["status"]["phase"] == "Pending"
 
 
-async def _gone(client, name: str) -> bool:
-    try:
-        await client.get(PODS, name, namespace="default")
-    except ApiError as e:
-        return e.code == 404
-    return False
-
-
 async def _phase(client, name: str, phase: str) -> dict | None:
     p = await client.get(PODS, name, namespace="default")
     return p if p["status"].get("phase") == phase else None
@@ -195,7 +189,7 @@ async def test_gracefully_deleted_pod_disappears_after_grace(api) -> None:
         await asyncio.sleep(0.05)
         await client.get(PODS, "doomed", namespace="default")  # still terminating
         await clock.advance(10.5)
-        await eventually(lambda: _gone(client, "doomed"), what="pod deleted")
+        await eventually(lambda: is_gone(client, PODS, "doomed"), what="pod deleted")
         assert sim.stats.pods_deleted == 1
 
 
@@ -208,7 +202,7 @@ async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api)
         await client.delete(PODS, "quick", namespace="default")
         await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
         await clock.advance(1.5)
-        await eventually(lambda: _gone(client, "quick"), what="pod deleted")
+        await eventually(lambda: is_gone(client, PODS, "quick"), what="pod deleted")
 
 
 async def _watch_until_deleted(client, name: str, rv: str, seen: list[tuple[str, dict]]) -> None:
