@@ -55,7 +55,7 @@ class Requirement:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
-        if op in (EQUALS, DOUBLE_EQUALS, IN):
+        if op is IN or op in (EQUALS, DOUBLE_EQUALS, IN):  # `is`: the parser's and node affinity's own constant
             v = labels.get(self.key)
             return v is not None and v in self._set
         if op in (NOT_EQUALS, NOT_IN):
@@ -69,10 +69,13 @@ class Requirement:
         rv = self._num
         if v is None or rv is None:
             return False
-        try:
-            lv = _go_int(v)
-        except ValueError:
-            return False
+        if v.isdigit() and v.isascii() and len(v) < 19:  # the common case, surely an int64
+            lv = int(v)
+        else:
+            try:
+                lv = _go_int(v)
+            except ValueError:
+                return False
         return lv > rv if op == GREATER_THAN else lv < rv
 
     def __str__(self) -> str:

@@ -88,7 +88,7 @@ def _field_requirement(raw: Mapping[str, Any]) -> FieldRequirement | str:
 class NodeSelectorTerm:
     """``matchExpressions`` (a label selector) AND ``matchFields`` against the node's name."""
 
-    __slots__ = ("labels", "fields", "names", "errors")
+    __slots__ = ("labels", "fields", "names", "errors", "_matchable")
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         exprs, fields = raw.get("matchExpressions") or (), raw.get("matchFields") or ()
@@ -112,9 +112,11 @@ class NodeSelectorTerm:
             if fr.key == NODE_NAME_FIELD and fr.op == "In":
                 names = frozenset((fr.value,)) if names is None else names & {fr.value}
         self.names = names
+        # a malformed term, or one with no requirement at all, matches nothing
+        self._matchable = not self.errors and bool(self.labels or self.fields)
 
     def matches(self, labels: Mapping[str, str], node_name: str) -> bool:
-        if self.errors or (not self.labels and not self.fields):
+        if not self._matchable:
             return False
         for r in self.labels:
             if not r.matches(labels):

@@ -11,7 +11,8 @@ from kubelite.api.helpers.nodeaffinity import (
 )
 
 Obj = dict[str, Any]
-LABELS = {"zone": "z1", "cores": "8", "gpu": "", "weird": "1.5"}
+LABELS = {"zone": "z1", "cores": "8", "gpu": "", "weird": "1.5", "huge": "99999999999999999999",
+          "big": "9223372036854775807"}
 
 
 def expr(key: str, op: str, *values: Any) -> Obj:
@@ -39,6 +40,8 @@ def expr(key: str, op: str, *values: Any) -> Obj:
     (expr("absent", "Gt", "1"), False),
     (expr("weird", "Gt", "1"), False),                     # non-integer label: no match
     (expr("zone", "Gt", "1"), False),
+    (expr("huge", "Gt", "1"), False),                     # a label beyond int64 is no integer
+    (expr("big", "Gt", "9223372036854775806"), True),      # int64 max still is
     # invalid requirements: the term never matches
     (expr("cores", "Lt", "+9"), False),                    # ParseInt takes the sign, but "+9" is no label value
     (expr("cores", "Gt", "-1"), False),                    # likewise "-1"
