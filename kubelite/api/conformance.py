@@ -529,6 +529,26 @@ _DURATION_UNITS = ("ns", "us", "µs", "μs", "ms", "s", "m", "h")
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)")
 
 
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go ``time.ParseDuration`` string ("1h", "90m", "1h30m", "1.5s");
+    ValueError with Go's message otherwise (kube's duration flags take these)."""
+    err = duration_error(text)
+    if err is not None:
+        raise ValueError(err)
+    sign = -1.0 if text[:1] == "-" else 1.0
+    rest = text[1:] if text[:1] in "+-" else text
+    total, pos = 0.0, 0
+    while pos < len(rest) and rest != "0":
+        m = _DURATION_PART.match(rest, pos)
+        assert m is not None
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
 def duration_error(text: str) -> str | None:
     """None if ``text`` parses with Go's ``time.ParseDuration`` ("1h30m", "1.5s", "-2m"), else
     its message."""

@@ -2,15 +2,22 @@
 
 Bodies arrive as JSON, YAML or Kubernetes protobuf (kubectl's typed commands and helm's
 release Secrets send protobuf: wire-contract.md §A4); replies are JSON (or YAML when that is all
-the client accepts). Big bodies are decoded on a small pool of threads
-(``decode_body_async``), with libyaml's C parser when PyYAML has it: a 2 MB YAML body takes
-seconds to parse, and on the event loop it would stall every other request. ``wants_table`` / ``wants_metadata`` read the ``as=Table`` and
+the client accepts). ``wants_table`` / ``wants_metadata`` read the ``as=Table`` and
 ``as=PartialObjectMetadata`` Accept parameters kubectl uses.
+
+Big bodies never stall the event loop (``decode_body_async``): a 2.9 MB YAML body takes
+seconds to parse even with libyaml's C parser, and that parser holds the GIL while it composes
+a whole document, so a thread would not help -- big YAML is parsed in a helper process (one,
+started on first use) and comes back pickled. Other big bodies (protobuf) decode on a thread;
+JSON goes through orjson, which parses 3 MB in milliseconds.
 """
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
+import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 import orjson
@@ -32,6 +39,9 @@ OFFLOAD_BYTES = 32 * 1024
 #: threads decoding big bodies: two, so a flood of big bodies queues here instead of taking
 #: every thread the server has (the GIL lets no more than one parse at a time anyway)
 _DECODERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="body-decode")
+_yaml_process: concurrent.futures.ProcessPoolExecutor | None = None
+YAML_TYPES = ("application/yaml", "application/apply-patch+yaml", "application/x-yaml", "text/yaml")
+log = logging.getLogger(__name__)
 #: libyaml's parser and emitter (C) when PyYAML was built with it, ~4x faster than pure Python
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -53,11 +63,60 @@ def decode_body(body: bytes, content_type: str,
 
 async def decode_body_async(body: bytes, content_type: str,
                             resolve_kind: Callable[[str, str], str | None] | None = None) -> Any:
-    """``decode_body`` for request handlers: big bodies are decoded on a decoder thread, so
-    the event loop keeps serving other requests meanwhile."""
+    """``decode_body`` for request handlers: big bodies are decoded off the event loop, so
+    it keeps serving other requests meanwhile."""
     if len(body) > MAX_BODY:
         raise errors.too_large()
+    if len(body) >= OFFLOAD_BYTES and media_type(content_type) in YAML_TYPES:
+        try:
+            return orjson.loads(body)  # JSON is YAML, and orjson needs no help
+        except orjson.JSONDecodeError:
+            pass
+        outcome = await _in_yaml_process(body)
+        if outcome is not None:
+            kind, value = outcome
+            if kind == "error":
+                raise errors.StatusError(*value)
+            return value
     return await off_loop(len(body), decode_body, body, content_type, resolve_kind)
+
+
+async def _in_yaml_process(body: bytes) -> tuple[str, Any] | None:
+    """``_decode_yaml_outcome(body)`` in the helper process; None if that process cannot be
+    had (the caller then decodes on a thread)."""
+    global _yaml_process
+    loop = asyncio.get_running_loop()
+    for _ in range(2):
+        if _yaml_process is None:
+            # spawn, not fork: a fork of a server with threads and open sockets is unsafe
+            _yaml_process = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        pool = _yaml_process
+        try:
+            return await loop.run_in_executor(pool, _decode_yaml_outcome, body)
+        except BrokenProcessPool:  # the helper died (killed, out of memory): start another
+            log.warning("YAML decoder process died; starting a new one")
+            if _yaml_process is pool:
+                _yaml_process = None
+            pool.shutdown(wait=False, cancel_futures=True)
+    return None
+
+
+def _decode_yaml_outcome(body: bytes) -> tuple[str, Any]:
+    """Runs in the helper process: ("ok", value) or ("error", StatusError fields) -- the
+    exception itself does not survive pickling."""
+    try:
+        return "ok", decode_body(body, "application/yaml")
+    except errors.StatusError as e:
+        return "error", (e.code, e.reason, e.message, e.details)
+
+
+def shutdown_decoders() -> None:
+    """Stop the YAML helper process (the server calls this when it stops)."""
+    global _yaml_process
+    if _yaml_process is not None:
+        _yaml_process.shutdown(wait=False, cancel_futures=True)
+        _yaml_process = None
 
 
 async def off_loop(size: int, fn: Callable[..., Any], *args: Any) -> Any:
@@ -79,7 +138,7 @@ def _decode(body: bytes, content_type: str, resolve_kind: Callable[[str, str], s
             raise errors.bad_request(f"the request body is nested deeper than {MAX_DEPTH} levels") from None
     if not body.strip():
         raise errors.bad_request("the request body is empty")
-    if mt in ("application/yaml", "application/apply-patch+yaml", "application/x-yaml", "text/yaml"):
+    if mt in YAML_TYPES:
         try:
             # JSON is YAML; orjson is faster and exact for the common case of JSON bodies.
             return orjson.loads(body)

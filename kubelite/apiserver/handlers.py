@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 BOOKMARK_INTERVAL = 30.0
+#: seconds a read of a not-yet-reached resourceVersion waits (kube's watch cache blockTimeout)
+FRESH_WAIT = 3.0
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 
@@ -165,7 +167,7 @@ class ResourceHandlers:
             return resp
         if t.subresource == "scale":
             return await self._scale(req, t)
-        if t.subresource not in ("", "status"):
+        if t.subresource not in ("", "status") and t.subresource not in t.rt.strategy.update_subresources:
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
         if t.verb == "get":
             obj = await self.store.get(t.rt, t.namespace, t.name)
@@ -229,13 +231,24 @@ class ResourceHandlers:
     def _matcher(self, req: ApiRequest, rt: ResourceType) -> Callable[[Obj], bool] | None:
         return fields.matcher(rt, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
 
+    async def _wait_fresh(self, revision: int) -> None:
+        """A read at least as new as ``revision``: wait (up to FRESH_WAIT seconds, as kube's
+        watch cache does) for the store to get there, else 504 "Too large resource version"."""
+        current = self.store.storage.current_revision()
+        if revision <= current:
+            return
+        if not await self.hub.wait_for(revision, FRESH_WAIT):
+            raise errors.too_large_resource_version(revision, self.store.storage.current_revision())
+
     async def _list(self, req: ApiRequest, t: Target) -> ApiResponse:
         limit = int_param(req, "limit") or 0
         if limit < 0:
             raise errors.bad_request("limit must be non-negative")
         listoptions.check(req.query, watch=False)
+        continue_token = req.query.get("continue", "")
+        exact = await self._list_revision(req, continue_token)
         page = await self.store.list(t.rt, t.namespace, match=self._matcher(req, t.rt), limit=limit,
-                                     continue_token=req.query.get("continue", ""))
+                                     continue_token=continue_token, revision=exact)
         rv = str(page.resource_version)
         kind = codec.wants_as(req.accept)
         if kind == "Table":
@@ -254,6 +267,17 @@ class ResourceHandlers:
             out = {"kind": list_kind, "apiVersion": api_version, "metadata": meta, "items": items}
         body, ctype = codec.encode(out, req.accept)
         return ApiResponse(200, body, ctype)
+
+    async def _list_revision(self, req: ApiRequest, continue_token: str) -> int:
+        """The revision a LIST (its options already validated) is served at, 0 = the latest:
+        ``resourceVersionMatch=Exact`` lists at that revision, ``NotOlderThan`` (the default for
+        a non-zero version) at the latest once the store has reached it."""
+        raw = req.query.get("resourceVersion", "")
+        if raw in ("", "0") or continue_token:
+            return 0
+        revision = _parse_revision(raw)
+        await self._wait_fresh(revision)
+        return revision if req.query.get("resourceVersionMatch") == listoptions.EXACT else 0
 
     async def _watch(self, req: ApiRequest, t: Target) -> ApiResponse:
         match = self._matcher(req, t.rt)
@@ -274,17 +298,15 @@ class ResourceHandlers:
         if send_initial or (send_initial is None and raw_rv in ("", "0")):
             # "Get state and start at most recent" (or the state not older than the given
             # revision, which the current state is): ADDED events for what exists, then changes.
+            if raw_rv not in ("", "0"):
+                await self._wait_fresh(_parse_revision(raw_rv))
             page = await self.store.list(t.rt, t.namespace, match=match)
             initial, after = page.items, page.resource_version
         elif raw_rv in ("", "0"):  # sendInitialEvents=false: "start at most recent", no state
             after = self.store.storage.current_revision()
         else:
-            try:
-                after = int(raw_rv)
-            except ValueError:
-                after = -1
-            if after < 0:  # resourceVersions are unsigned, as kube parses them
-                raise errors.bad_request(f'invalid resource version: "{raw_rv}"')
+            after = _parse_revision(raw_rv)
+            await self._wait_fresh(after)  # a future version: wait for it, else 504 (kube's cacher)
         try:
             sub = self.hub.subscribe(t.rt.storage_resource, t.namespace or "", after)
         except Compacted:
@@ -631,6 +653,16 @@ def _transitions(ch: Change, match: Callable[[Obj], bool] | None, rt: ResourceTy
         gone["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
         return [("DELETED", gone)]
     return []
+
+
+def _parse_revision(raw: str) -> int:
+    try:
+        rev = int(raw)
+    except ValueError:
+        rev = -1
+    if not 0 <= rev <= INT64_MAX:  # resourceVersions are unsigned, as kube parses them
+        raise errors.bad_request(f'invalid resource version: "{raw}"')
+    return rev
 
 
 #: longest warning text sent; the rest is cut (unknown field names are the client's to choose)

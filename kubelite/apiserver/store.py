@@ -68,6 +68,12 @@ class Store:
         self.admission: list[AdmissionHook] = []
         #: called after a namespace-scoped create to check the namespace exists (set by the server)
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+        #: storage resource -> seconds each write lives (kube's TTLFunc: Events, --event-ttl)
+        self.ttl: dict[str, int] = {}
+
+    def lease(self, rt: ResourceType) -> int:
+        """The storage lease of a write of ``rt``: every create and update restarts it."""
+        return self.ttl.get(rt.storage_resource, 0)
 
     # -- keys and codecs -------------------------------------------------------------------
 
@@ -116,12 +122,13 @@ class Store:
 
     async def list(self, rt: ResourceType, namespace: str | None, *,
                    match: Callable[[Obj], bool] | None = None, limit: int = 0,
-                   continue_token: str = "") -> ListPage:
+                   continue_token: str = "", revision: int = 0) -> ListPage:
         """One page of live objects. Pagination walks a fixed revision, so pages are a
         consistent snapshot; selectors are applied before counting the limit, as the
-        watch-cache-backed kube-apiserver does."""
+        watch-cache-backed kube-apiserver does. ``revision`` (0 = now) lists the objects as
+        they were then (``resourceVersionMatch=Exact``); 410 if that history is compacted."""
         prefix = self.prefix(rt, namespace)
-        revision, start_after = 0, ""
+        start_after = ""
         if continue_token:
             revision, start_after = _decode_continue(continue_token, prefix)
         items: list[Obj] = []
@@ -132,7 +139,9 @@ class Store:
             try:
                 res = await self.storage.list(prefix, revision=revision, start_after=start_after,
                                               limit=page_size)
-            except Compacted:
+            except Compacted as e:
+                if not continue_token:
+                    raise errors.gone(f"too old resource version: {e.requested} ({e.compacted})") from None
                 raise errors.StatusError(
                     410, "Expired",
                     "The provided continue parameter is too old to display a consistent list result. "
@@ -194,7 +203,8 @@ class Store:
                 raise errors.already_exists(rt.plural, rt.group, name)
             return obj
         try:
-            kv = await self.storage.create(self.key(rt, meta.get("namespace"), name), self.encode(rt, obj))
+            kv = await self.storage.create(self.key(rt, meta.get("namespace"), name), self.encode(rt, obj),
+                                           lease=self.lease(rt))
         except KeyExists:
             raise errors.already_exists(rt.plural, rt.group, name) from None
         meta["resourceVersion"] = str(kv.mod_revision)
@@ -232,9 +242,15 @@ class Store:
                 await hook(rt, new, old, dry_run=dry_run)
             # Server-computed subresource writes (binding, finalize, scale) are trusted to change
             # what the main endpoint may not; they must still leave a valid object.
-            trusted = subresource not in ("", "status")
+            strategy = rt.strategy
+            if subresource in strategy.update_subresources:
+                errs = strategy.validate_subresource_update(subresource, new, old) if validate else []
+            elif subresource not in ("", "status"):
+                errs = strategy.validate(new) if validate else []
+            else:
+                errs = strategy.validate_update(new, old) if validate else []
             if validate:
-                self._validate(rt, new, rt.strategy.validate(new) if trusted else rt.strategy.validate_update(new, old))
+                self._validate(rt, new, errs)
             if new == old:
                 return old, False  # a no-op write changes nothing, not even resourceVersion
             if record_manager and manager:
@@ -258,7 +274,8 @@ class Store:
             if dry_run:
                 return new, False
             try:
-                kv2 = await self.storage.update(key, self.encode(rt, new), revision=kv.mod_revision)
+                kv2 = await self.storage.update(key, self.encode(rt, new), revision=kv.mod_revision,
+                                                lease=self.lease(rt))
             except RevisionMismatch:
                 continue
             except KeyNotFound:
@@ -302,6 +319,8 @@ class Store:
         elif subresource == "":
             strategy.defaults(new)
             strategy.prepare_for_update(new, old)
+        elif subresource in strategy.update_subresources:
+            strategy.prepare_for_subresource_update(subresource, new, old)
         if subresource != "status":
             if "generation" in old_meta and strategy.spec_changed(new, old):
                 new["metadata"]["generation"] = old_meta["generation"] + 1
@@ -361,7 +380,8 @@ class Store:
                 if dry_run:
                     return marked, False
                 try:
-                    kv2 = await self.storage.update(key, self.encode(rt, marked), revision=kv.mod_revision)
+                    kv2 = await self.storage.update(key, self.encode(rt, marked), revision=kv.mod_revision,
+                                                    lease=self.lease(rt))
                 except (RevisionMismatch, KeyNotFound):
                     continue
                 mmeta["resourceVersion"] = str(kv2.mod_revision)

@@ -7,7 +7,8 @@ watcher) register for one storage resource (``core/pods``) and optionally one na
 gets changes through its own bounded queue. A watcher that falls too far behind is ended with
 410 Expired -- like kube-apiserver, which closes slow watchers -- and its client relists.
 
-Resuming from a revision older than the ring goes straight to storage (which replays its own
+The ring is bounded by count (``RING_SIZE``) and by bytes (``RING_BYTES``), whichever is
+reached first. Resuming from a revision older than the ring goes straight to storage (which replays its own
 history or answers Compacted -> 410 Gone).
 """
 from __future__ import annotations
@@ -25,6 +26,9 @@ from kubelite.storage import Compacted, Storage, WatchEvent
 log = logging.getLogger(__name__)
 
 RING_SIZE = 10000
+#: bytes of object JSON the ring may hold (new and old value of each change): 10,000 changes of
+#: a 1 MB ConfigMap would otherwise pin 20 GB
+RING_BYTES = 32 * 1024 * 1024
 QUEUE_LIMIT = 10000
 
 
@@ -71,6 +75,10 @@ class Change:
     def raw_copy(self) -> "Change":
         return Change(self.revision, self.type, self.storage_resource, self.namespace, self.raw,
                       self.prev_raw, self.prev_rev)
+
+
+def _size(ch: Change) -> int:
+    return len(ch.raw) + (len(ch.prev_raw) if ch.prev_raw is not None else 0)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -131,18 +139,21 @@ class Subscription:
             self._pump.cancel()
 
     async def next(self, timeout: float | None = None) -> Change | None:
+        if not timeout:
+            return await self._next()
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that races
+        # with the queue delivering an item, and the cancelled watcher then runs on (a server
+        # whose components never stop); it also spares a task per call. One deadline for the
+        # whole call: changes at or below ``last`` are skipped and must not restart the clock.
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._next()
+        except TimeoutError:
+            return None
+
+    async def _next(self) -> Change:
         while True:
-            if timeout:
-                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
-                # races with the queue delivering an item, and the cancelled watcher then runs on
-                # (a server whose components never stop); it also spares a task per call.
-                try:
-                    async with asyncio.timeout(timeout):
-                        item = await self.queue.get()
-                except TimeoutError:
-                    return None
-            else:
-                item = await self.queue.get()
+            item = await self.queue.get()
             if isinstance(item, _End):
                 self.queue.put_nowait(item)  # stay ended for later calls
                 if item.error is not None:
@@ -154,14 +165,41 @@ class Subscription:
 
 
 class WatchHub:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, ring_size: int = RING_SIZE, ring_bytes: int = RING_BYTES) -> None:
         self.storage = storage
-        self.ring: collections.deque[Change] = collections.deque(maxlen=RING_SIZE)
+        self.ring: collections.deque[Change] = collections.deque()
+        self.ring_size = ring_size
+        self.ring_bytes = ring_bytes
+        self.ring_used = 0  # bytes of raw values in the ring
         self.revision = 0  # last revision seen by the hub
         self.floor = 0  # every change after this revision is in the ring
         self._subs: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: (revision, future) of callers waiting for the hub to reach a revision
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def wait_for(self, revision: int, timeout: float) -> bool:
+        """Wait until the hub has seen ``revision`` (at most ``timeout`` seconds): True if it has."""
+        if self.revision >= revision:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (revision, fut)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+            return True
+        except TimeoutError:
+            return self.revision >= revision
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(entry)
+
+    def _wake(self) -> None:
+        for rev, fut in self._waiters:
+            if rev <= self.revision and not fut.done():
+                fut.set_result(None)
 
     async def start(self) -> None:
         self.revision = self.floor = self.storage.current_revision()
@@ -184,9 +222,9 @@ class WatchHub:
                 async for ev in watcher:
                     ch = to_change(ev)
                     self.revision = ch.revision
-                    if len(self.ring) == self.ring.maxlen:
-                        self.floor = self.ring[0].revision
-                    self.ring.append(ch.raw_copy())
+                    if self._waiters:
+                        self._wake()
+                    self._remember(ch)
                     subs = self._subs.get(ch.storage_resource)
                     if subs:
                         for s in list(subs):
@@ -199,6 +237,17 @@ class WatchHub:
                 log.exception("watch hub: storage watch ended; resuming from %d", self.revision)
                 watcher.close()
                 await asyncio.sleep(0.05)
+
+    def _remember(self, ch: Change) -> None:
+        """Keep ``ch`` in the ring, dropping the oldest changes past the count or byte bound
+        (``floor`` then moves up: resuming below it reads storage)."""
+        kept = ch.raw_copy()
+        self.ring.append(kept)
+        self.ring_used += _size(kept)
+        while len(self.ring) > 1 and (len(self.ring) > self.ring_size or self.ring_used > self.ring_bytes):
+            old = self.ring.popleft()
+            self.ring_used -= _size(old)
+            self.floor = old.revision
 
     def _unsubscribe(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.storage_resource)

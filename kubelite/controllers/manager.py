@@ -54,6 +54,7 @@ DISCOVERED_MODULES: tuple[str, ...] = (
     "kubelite.controllers.namespace",
     "kubelite.controllers.garbagecollector",
     "kubelite.controllers.serviceaccount",
+    "kubelite.controllers.rootcacert",
     "kubelite.controllers.volume",
     "kubelite.controllers.resourcequota",
     "kubelite.controllers.podgc",

@@ -68,13 +68,25 @@ class StatusError(Exception):
         return f"{self.code} {self.reason}: {self.message}"
 
     def status(self) -> dict[str, Any]:
+        """The Status as kube-apiserver writes it: its fields (and the details') in Go's struct
+        order, since clients' tests compare the bytes (the official Python client's 409 text)."""
         out: dict[str, Any] = {
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "message": self.message, "reason": self.reason,
         }
-        if self.details:
-            out["details"] = self.details
+        # kube-apiserver's NotFound always names what was not found (an empty object for an
+        # unknown path): clients tell the two apart by details.name, and kubectl debug reads
+        # details without checking it is there.
+        if self.details or self.reason == "NotFound":
+            d = self.details
+            out["details"] = {**{k: d[k] for k in _DETAILS_ORDER if k in d},
+                              **{k: v for k, v in d.items() if k not in _DETAILS_ORDER}}
+        out["code"] = self.code
         return out
+
+
+#: metav1.StatusDetails' fields in struct order
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
 
 
 def qualified(resource: str, group: str) -> str:
@@ -136,6 +148,14 @@ def unsupported_media_type(ctype: str) -> StatusError:
 
 def gone(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
+
+
+def too_large_resource_version(requested: int, current: int) -> StatusError:
+    """kube's answer when a read asks for a revision the store has not reached (after waiting
+    ~3 s for it): 504 Timeout with a ResourceVersionTooLarge cause; clients retry after 1 s."""
+    return StatusError(504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                       {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1})
 
 
 def too_large() -> StatusError:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 from kubelite.api.helpers.podutil import TERMINAL_PHASES, is_pod_terminal
+from kubelite.api.helpers.resources import check_fit, pod_requests
 from kubelite.api.helpers.times import format_micro_time, format_time, parse_time
 from kubelite.client import (LEASES, NAMESPACES, NODES, PODS, ApiError, Client, Clock, ExponentialBackoff,
                              Informer, QueueShutDown, Store, TransportError, WorkQueue, is_already_exists, is_conflict,
@@ -522,7 +523,7 @@ class SimCluster:
         status = pod.get("status") or {}
         if not P.uses_host_network(pod):
             st.node.pool.reserve(key, status.get("podIP", ""))
-        self._admit(st, P.pod_requests(pod))
+        self._admit(st, pod_requests(pod))
         st.state = "running"
         started = self.clock.now()
         with contextlib.suppress(ValueError, TypeError):
@@ -600,8 +601,8 @@ class SimCluster:
     async def _start_pod(self, key: str, st: _Pod, pod: dict[str, Any], node: _Node) -> bool:
         """Admit and start the pod (True), or reject it with phase Failed (False)."""
         if not st.admitted:
-            requests = P.pod_requests(pod)
-            rejection = P.check_fit(requests, node.allocatable, node.used, node.active)
+            requests = pod_requests(pod)
+            rejection = check_fit(requests, node.allocatable, node.used, node.active)
             if rejection is not None:
                 await self._write_status(pod, P.rejected_status(pod, *rejection, host_ip=node.ip, now=self._now()))
                 st.state = "Failed"

@@ -16,6 +16,9 @@ Semantics (checked by ``tests/storage/conformance.py`` for every backend):
   strictly in revision order, without gaps, then live changes as they commit. R older than the
   compacted revision raises ``Compacted`` (the API server turns it into 410 Gone / Expired).
 - ``compact(R)`` forgets history at or below R (superseded values and tombstones); live values stay.
+- ``create``/``update`` with ``lease=N`` (seconds, 0 = none): the key is deleted -- an ordinary
+  delete with its watch event -- once N seconds pass without a later write; a later write
+  without a lease clears it (an etcd lease of TTL N attached to that put).
 - Every acknowledged write survives a crash (kill -9) of the process.
 """
 from __future__ import annotations
@@ -119,9 +122,9 @@ class Storage(Protocol):
 
     async def count(self, prefix: str) -> int: ...
 
-    async def create(self, key: str, value: bytes) -> KeyValue: ...
+    async def create(self, key: str, value: bytes, *, lease: int = 0) -> KeyValue: ...
 
-    async def update(self, key: str, value: bytes, *, revision: int = 0) -> KeyValue: ...
+    async def update(self, key: str, value: bytes, *, revision: int = 0, lease: int = 0) -> KeyValue: ...
 
     async def delete(self, key: str, *, revision: int = 0) -> KeyValue: ...
 

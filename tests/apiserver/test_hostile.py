@@ -166,7 +166,10 @@ def test_big_yaml_body_does_not_delay_other_requests(api: Api, server: Cluster, 
     assert len(latencies) >= 5, (latencies, result["took"])
     worst = max(latencies)
     print(f"create took {result['took']:.2f}s; {len(latencies)} concurrent GETs, worst {worst * 1000:.0f} ms")
-    assert worst < 0.5, f"a GET waited {worst:.2f}s behind the YAML decode"
+    # On the event loop the decode stalled every GET for the whole create (9.5 s for the issue's
+    # body); off it, the worst GET waits a small part of that even on a busy machine.
+    took = float(result["took"])  # type: ignore[arg-type]
+    assert worst < max(0.5, 0.15 * took), f"a GET waited {worst:.2f}s behind a {took:.2f}s YAML create"
 
 
 def test_kubectl_create_daemonset_with_empty_annotations(server: Cluster, tmp_path: Path) -> None:
@@ -215,3 +218,24 @@ def test_unknown_field_with_a_newline_gets_a_reply_with_a_warning(api: Api) -> N
     assert "evil\\x0d\\x0aX-Injected: 1\\x0afield" in warning, warning
     assert isinstance(resp, http.client.HTTPResponse)
     assert "evil\r\nX-Injected: 1\nfield" not in api.request("GET", f"{CM}/{name}").json
+
+
+# --- bounded state ------------------------------------------------------------------------------
+
+
+def test_updating_a_big_object_many_times_does_not_grow_memory_without_bound(api: Api, server: Cluster) -> None:
+    """The issue's probe: each update of a ~1 MB ConfigMap used to pin 2.4 MB in the watch
+    history for good (10,000 of them: ~23 GB). The history is bounded by bytes now."""
+    name = configmap(api, {"v": "x" * (900 * 1024)})
+    for i in range(40):  # warm up: caches, the ring (full at ~18 such changes), allocator arenas
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                           "data": {"v": "x" * (900 * 1024) + str(i)}})
+        assert api.request("PUT", f"{CM}/{name}", body).status == 200
+    before = rss_kib(server)
+    for i in range(120):
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                           "data": {"v": "y" * (900 * 1024) + str(i)}})
+        assert api.request("PUT", f"{CM}/{name}", body).status == 200
+    grown = (rss_kib(server) - before) // 1024
+    print(f"RSS grew {grown} MiB over 120 updates of a 900 KiB ConfigMap")
+    assert grown < 100, f"RSS grew {grown} MiB over 120 updates (unbounded: ~210 MiB)"

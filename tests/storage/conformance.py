@@ -570,3 +570,22 @@ async def test_random_operations_match_a_model(store: Storage) -> None:
 
 
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["take", "nothing_pending"]
+
+
+async def test_leased_keys_expire_with_a_delete_event(store: Storage) -> None:
+    """``lease=N``: the key is deleted N seconds after its last write (watchers see an ordinary
+    DELETE); a later write without a lease clears it; keys without one stay."""
+    w = store.watch("/lease/", revision=0)
+    await store.create("/lease/short", b"1", lease=1)
+    await store.create("/lease/kept", b"2")
+    renewed = await store.create("/lease/cleared", b"3", lease=1)
+    await store.update("/lease/cleared", b"4", revision=renewed.mod_revision)
+    assert [e.kv.key for e in await take(w, 4)] == ["/lease/short", "/lease/kept", "/lease/cleared", "/lease/cleared"]
+    (gone,) = await take(w, 1, timeout=15)
+    assert (gone.type, gone.kv.key, gone.kv.value) == ("DELETE", "/lease/short", b"1")
+    assert await store.get("/lease/short") is None
+    kept, cleared = await store.get("/lease/kept"), await store.get("/lease/cleared")
+    assert kept is not None and kept.value == b"2"
+    assert cleared is not None and cleared.value == b"4"
+    await nothing_pending(w, 2.5)
+    w.close()

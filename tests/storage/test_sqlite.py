@@ -331,3 +331,46 @@ def test_prefix_end(prefix: str, end: str | None) -> None:
 def test_keyvalue_is_what_list_returns() -> None:
     # Guard for the suite's equality checks: KeyValue compares by value.
     assert KeyValue("/a", b"1", 1, 2) == KeyValue("/a", b"1", 1, 2)
+
+
+async def test_database_without_a_lease_column_is_migrated(tmp_path: Path) -> None:
+    """A file made before leases existed opens, keeps its keys, and takes leases."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE kv (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created INTEGER NOT NULL,
+            deleted INTEGER NOT NULL, create_revision INTEGER NOT NULL, prev_revision INTEGER NOT NULL,
+            value BLOB NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO kv VALUES (2, '/r/old', 1, 0, 2, 0, X'6f6c64');
+    """)
+    conn.commit()
+    conn.close()
+    s = SQLiteStorage(str(path), compact_interval=0)
+    await s.start()
+    try:
+        old = await s.get("/r/old")
+        assert old is not None and old.value == b"old"
+        await s.create("/r/new", b"n", lease=60)
+    finally:
+        await s.close()
+
+
+async def test_compaction_runs_right_after_start(tmp_path: Path) -> None:
+    """A server restarted more often than the compaction interval still compacts."""
+    path = str(tmp_path / "state.db")
+    s = SQLiteStorage(path, compact_interval=0)
+    await s.start()
+    for i in range(30):
+        await s.create(f"/r/k{i}", b"v")
+    await s.close()
+    s = SQLiteStorage(path, compact_interval=3600, keep_revisions=10)
+    await s.start()
+    try:
+        for _ in range(100):
+            if s.compacted_revision() > 0:
+                break
+            await asyncio.sleep(0.02)
+        assert s.compacted_revision() == s.current_revision() - 10
+    finally:
+        await s.close()

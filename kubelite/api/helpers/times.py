@@ -51,6 +51,16 @@ def now_time() -> str:
     return format_time(dt.datetime.now(UTC))
 
 
+def now_micro_time() -> str:
+    """The current wall time as a metav1.MicroTime (a Lease's renewTime)."""
+    return format_micro_time(dt.datetime.now(UTC))
+
+
+def format_unix_time(seconds: float) -> str:
+    """Seconds since the epoch (a CRI timestamp, ``time.time()``) as a metav1.Time."""
+    return format_time(dt.datetime.fromtimestamp(seconds, UTC))
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     """An RFC 3339 string (Time or MicroTime, any offset) -> aware UTC datetime; None for
     None/"". Raises ValueError when it is not RFC 3339. Nanoseconds are cut to microseconds."""

@@ -4,11 +4,15 @@ Owns the table definition, the connection pragmas and every read query; the writ
 (``writer.py``) and the reader pool (``store.py``) call these functions with their own
 connection. The layout follows kine: one append-only table whose row id *is* the revision.
 
-    id  name      created deleted create_revision prev_revision value
-    5   /r/a      1       0       5               0             {"v":1}   create
-    9   /r/a      0       0       5               5             {"v":2}   update (supersedes 5)
-    12  /r/a      0       1       5               9             {"v":2}   delete (tombstone, keeps last value)
-    13  /r/a      1       0       13              12            {"v":3}   re-create (supersedes the tombstone)
+    id  name      created deleted create_revision prev_revision value     lease
+    5   /r/a      1       0       5               0             {"v":1}   0           create
+    9   /r/a      0       0       5               5             {"v":2}   0           update (supersedes 5)
+    12  /r/a      0       1       5               9             {"v":2}   0           delete (tombstone, keeps last value)
+    13  /r/a      1       0       13              12            {"v":3}   1765170000  re-create with a lease
+
+``lease`` is kine's lease column, holding when the row's value expires (Unix seconds, 0 =
+never): once the newest row of a live key is past it, the store deletes the key (an ordinary
+delete, with its watch event). Events live an hour this way (kube-apiserver's --event-ttl).
 
 The newest row per name is the key's state; UNIQUE(name, prev_revision) makes the database
 itself refuse two rows that both claim to replace row 9. ``compact(12)`` deletes rows 5 and 9
@@ -32,7 +36,8 @@ CREATE TABLE IF NOT EXISTS kv (
     deleted         INTEGER NOT NULL,
     create_revision INTEGER NOT NULL,
     prev_revision   INTEGER NOT NULL,
-    value           BLOB    NOT NULL
+    value           BLOB    NOT NULL,
+    lease           INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS kv_name_prev_revision ON kv (name, prev_revision);
 -- (name, id) finds a key's newest row; carrying `deleted` lets list/count skip tombstones
@@ -66,7 +71,27 @@ READER_PRAGMAS = (
     "PRAGMA mmap_size=268435456",
 )
 
+# After ``migrate``: a partial index, so finding expired keys never scans rows without a lease.
+LEASE_DDL = "CREATE INDEX IF NOT EXISTS kv_lease ON kv (lease) WHERE lease > 0"
+
 META_COMPACT = "compact_revision"
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older kubelite up to this layout (adds ``lease``)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(kv)")}
+    if "lease" not in columns:
+        conn.execute("ALTER TABLE kv ADD COLUMN lease INTEGER NOT NULL DEFAULT 0")
+    conn.execute(LEASE_DDL)
+
+
+def expired(conn: sqlite3.Connection, now: int, limit: int) -> list[tuple[str, int]]:
+    """(key, mod_revision) of live keys whose newest row's lease is over at ``now``."""
+    return conn.execute(
+        "SELECT name, id FROM kv WHERE lease > 0 AND lease <= ? AND deleted = 0"
+        " AND id = (SELECT MAX(id) FROM kv AS newer WHERE newer.name = kv.name) LIMIT ?",
+        (now, limit),
+    ).fetchall()
 
 
 def prefix_end(prefix: str) -> str | None:

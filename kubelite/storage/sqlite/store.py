@@ -16,25 +16,33 @@ revision without holding a read transaction open.
 Compaction: ``compact(R)`` first announces R (in memory) and only then deletes, in short chunks
 on the writer thread. Every read that depends on history re-checks the compacted revision after
 it returns, so a read racing a compaction either saw intact rows or raises ``Compacted``. A
-background task compacts to ``current - keep_revisions`` every ``compact_interval`` seconds;
-freed pages are reused by later writes, so the file stays bounded without VACUUM.
+background task compacts to ``current - keep_revisions`` right after start and then every
+``compact_interval`` seconds; freed pages are reused by later writes, so the file stays bounded
+without VACUUM.
+
+Leases: ``create``/``update`` with ``lease=N`` give the value N seconds to live (kine's lease
+column, etcd's lease TTL); a background task deletes expired keys every ``lease_interval``.
 """
 from __future__ import annotations
 
 import asyncio
 import fcntl
 import logging
+import math
 import os
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 from collections.abc import Callable
 
 from kubelite.storage.interface import (
     Compacted,
+    KeyNotFound,
     KeyValue,
     ListResult,
+    RevisionMismatch,
     StorageError,
     WatchEvent,
 )
@@ -50,6 +58,7 @@ T = TypeVar("T")
 Events = list[WatchEvent]
 Outcomes = list[Outcome]
 
+LEASE_BATCH = 500  # expired keys deleted per read
 COMPACT_CHUNK = 2000  # revisions per compaction transaction: a few ms, so writes interleave
 
 
@@ -66,6 +75,7 @@ class SQLiteStorage:
     """
 
     def __init__(self, path: str, *, compact_interval: float = 60.0, keep_revisions: int = 10000,
+                 lease_interval: float = 2.0,
                  synchronous: Literal["NORMAL", "FULL"] = "FULL", readers: int = 2,
                  watch_queue_size: int = 10000, max_batch: int = 256) -> None:
         if synchronous not in ("NORMAL", "FULL"):
@@ -74,6 +84,8 @@ class SQLiteStorage:
             raise StorageError("keep_revisions >= 0, readers, watch_queue_size, max_batch >= 1")
         self.path = os.path.abspath(path)
         self._compact_interval = compact_interval
+        self._lease_interval = lease_interval
+        self._leases: asyncio.Task[None] | None = None
         self._keep_revisions = keep_revisions
         self._synchronous = synchronous
         self._readers = readers
@@ -115,6 +127,8 @@ class SQLiteStorage:
         if self._compact_interval > 0:
             self._compactor = asyncio.create_task(self._compact_loop(),
                                                   name="kubelite-sqlite-compactor")
+        if self._lease_interval > 0:
+            self._leases = asyncio.create_task(self._lease_loop(), name="kubelite-sqlite-leases")
         log.info("sqlite store %s open at revision %d (compacted %d)",
                  self.path, self._rev, self._compacted)
 
@@ -140,12 +154,13 @@ class SQLiteStorage:
             self._state = "closed"
             return
         self._state = "closed"
-        if self._compactor is not None:
-            self._compactor.cancel()
-            try:
-                await self._compactor
-            except asyncio.CancelledError:
-                pass
+        for task in (self._compactor, self._leases):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         self._hub.close_all()
         assert self._writer is not None and self._pool is not None
         # The writer finishes what is queued; its results reach the loop while we wait here.
@@ -243,28 +258,31 @@ class SQLiteStorage:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def create(self, key: str, value: bytes) -> KeyValue:
-        return await self._write("create", key, value, 0)
+    async def create(self, key: str, value: bytes, *, lease: int = 0) -> KeyValue:
+        return await self._write("create", key, value, 0, lease)
 
-    async def update(self, key: str, value: bytes, *, revision: int = 0) -> KeyValue:
-        return await self._write("update", key, value, revision)
+    async def update(self, key: str, value: bytes, *, revision: int = 0, lease: int = 0) -> KeyValue:
+        return await self._write("update", key, value, revision, lease)
 
     async def delete(self, key: str, *, revision: int = 0) -> KeyValue:
         return await self._write("delete", key, b"", revision)
 
     async def _write(self, op: Literal["create", "update", "delete"], key: str, value: bytes,
-                     revision: int) -> KeyValue:
+                     revision: int, lease: int = 0) -> KeyValue:
         self._check_open()
         _check_key(key)
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise StorageError(f"value must be bytes, not {type(value).__name__}")
         if not isinstance(revision, int) or revision < 0:
             raise StorageError(f"revision must be an int >= 0, not {revision!r}")
+        if not isinstance(lease, int) or lease < 0:
+            raise StorageError(f"lease must be an int >= 0 (seconds), not {lease!r}")
         assert self._loop is not None and self._writer is not None
         fut: asyncio.Future[KeyValue] = self._loop.create_future()
+        expires = math.ceil(time.time()) + lease if lease else 0
         # If the caller is cancelled the write may still commit, as with etcd: the outcome is
         # unknown to the caller, never half-applied.
-        self._writer.submit(Write(op, key, bytes(value), revision, fut))
+        self._writer.submit(Write(op, key, bytes(value), revision, fut, expires))
         return await fut
 
     def _on_commit(self, outcomes: Outcomes, events: Events, last_rev: int) -> None:
@@ -327,14 +345,44 @@ class SQLiteStorage:
             log.debug("compacted %s to revision %d: %d rows", self.path, revision, deleted)
 
     async def _compact_loop(self) -> None:
+        # First run right after start: a server restarted more often than the interval would
+        # otherwise never compact at all.
         while True:
-            await asyncio.sleep(self._compact_interval)
             target = self._rev - self._keep_revisions
             if target > self._compacted:
                 try:
                     await self.compact(target)
                 except StorageError as e:
                     log.warning("background compaction to %d failed: %s", target, e)
+            await asyncio.sleep(self._compact_interval)
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def expire_leases(self) -> int:
+        """Delete the keys whose lease is over (each an ordinary delete at the revision found,
+        so a write that renewed the lease meanwhile wins); returns how many went."""
+        self._check_open()
+        gone = 0
+        while True:
+            rows = await self._read(schema.expired, int(time.time()), LEASE_BATCH)
+            for key, rev in rows:
+                try:
+                    await self.delete(key, revision=rev)
+                    gone += 1
+                except (KeyNotFound, RevisionMismatch):
+                    pass  # deleted or rewritten since the read: nothing to expire
+            if len(rows) < LEASE_BATCH:
+                return gone
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                n = await self.expire_leases()
+                if n:
+                    log.debug("expired %d leased keys", n)
+            except StorageError as e:
+                log.warning("lease expiry failed: %s", e)
+            await asyncio.sleep(self._lease_interval)
 
 
 def _compact_fn(low: int, high: int) -> Callable[[sqlite3.Connection], int]:

@@ -41,6 +41,7 @@ class Write:
     value: bytes
     revision: int  # expected mod_revision for update/delete; 0 = unconditional
     future: asyncio.Future[KeyValue]
+    lease: int = 0  # when the value expires, Unix seconds (0 = never)
 
 
 @dataclass(slots=True)
@@ -92,6 +93,7 @@ class Writer:
             conn = schema.connect(self._path, (*schema.WRITER_PRAGMAS,
                                                f"PRAGMA synchronous={self._synchronous}"))
             conn.executescript(schema.DDL)
+            schema.migrate(conn)
             rev, compacted = schema.read_state(conn)
         except (sqlite3.Error, OSError) as e:
             self.ready.set_exception(StorageError(f"cannot open {self._path}: {e}"))
@@ -166,7 +168,7 @@ class Writer:
             if live:
                 raise KeyExists(w.key)
             self._insert(conn, w.key, rev, created=1, deleted=0, create_rev=rev,
-                         prev_rev=row[0] if row else 0, value=w.value)
+                         prev_rev=row[0] if row else 0, value=w.value, lease=w.lease)
             return WatchEvent("PUT", KeyValue(w.key, w.value, rev, rev))
         if not live:
             raise KeyNotFound(w.key)
@@ -175,7 +177,7 @@ class Writer:
             raise RevisionMismatch(w.key, cur)
         if w.op == "update":
             self._insert(conn, w.key, rev, created=0, deleted=0, create_rev=cur.create_revision,
-                         prev_rev=cur.mod_revision, value=w.value)
+                         prev_rev=cur.mod_revision, value=w.value, lease=w.lease)
             return WatchEvent("PUT", KeyValue(w.key, w.value, cur.create_revision, rev), cur)
         # delete: the tombstone keeps the last value so a DELETE event (live or replayed) has it.
         self._insert(conn, w.key, rev, created=0, deleted=1, create_rev=cur.create_revision,
@@ -183,12 +185,12 @@ class Writer:
         return WatchEvent("DELETE", KeyValue(w.key, cur.value, cur.create_revision, rev), cur)
 
     def _insert(self, conn: sqlite3.Connection, key: str, rev: int, *, created: int, deleted: int,
-                create_rev: int, prev_rev: int, value: bytes) -> None:
+                create_rev: int, prev_rev: int, value: bytes, lease: int = 0) -> None:
         try:
             conn.execute(
-                "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (rev, key, created, deleted, create_rev, prev_rev, value),
+                "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, lease)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rev, key, created, deleted, create_rev, prev_rev, value, lease),
             )
         except sqlite3.IntegrityError as e:
             # UNIQUE(name, prev_revision): someone else already replaced that row. With a single

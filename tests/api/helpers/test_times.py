@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 
 from kubelite.api.helpers.times import (
-    format_micro_time, format_time, format_time_in, parse_time, try_parse_time,
+    format_micro_time, format_time, format_time_in, format_unix_time, now_micro_time, now_time, parse_time,
+    try_parse_time,
 )
 
 UTC = dt.timezone.utc
@@ -78,3 +79,15 @@ def test_try_parse_non_strings() -> None:
 def test_round_trip() -> None:
     assert parse_time(format_micro_time(T)) == T
     assert format_time(parse_time("2026-01-02T05:04:05+02:00")) == "2026-01-02T03:04:05Z"
+
+
+@pytest.mark.parametrize("seconds,expected", [
+    (0, "1970-01-01T00:00:00Z"), (1767323045.999, "2026-01-02T03:04:05Z"),   # truncated
+])
+def test_format_unix_time(seconds: float, expected: str) -> None:
+    assert format_unix_time(seconds) == expected
+
+
+def test_now_forms() -> None:
+    assert parse_time(now_time()) is not None
+    assert len(now_micro_time()) == len("2026-01-02T03:04:05.000000Z")
