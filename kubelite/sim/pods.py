@@ -19,6 +19,7 @@ import ipaddress
 from typing import Any, Mapping
 
 from kubelite.api.helpers.conditions import transition_time
+from kubelite.api.helpers.podutil import readiness_gate_problem
 from kubelite.machinery import quantity
 
 Obj = dict[str, Any]
@@ -163,19 +164,6 @@ def _conditions(pod: Mapping[str, Any], mine: list[Obj]) -> list[Obj]:
 
 def _old_conditions(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(c.get("type")): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
-
-
-def readiness_gate_problem(pod: Mapping[str, Any]) -> str | None:
-    """Why ``spec.readinessGates`` keep the pod unready (None when every gate is True)."""
-    found = _old_conditions(pod)
-    for gate in (pod.get("spec") or {}).get("readinessGates") or ():
-        ctype = str((gate or {}).get("conditionType"))
-        cond = found.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
-    return None
 
 
 def _started_at(pod: Mapping[str, Any], name: str, field: str) -> str | None:

@@ -116,3 +116,17 @@ def all_containers_ready(pod: Mapping[str, Any]) -> bool:
     ready = {cs.get("name") for cs in _status(pod).get("containerStatuses") or ()
              if isinstance(cs, Mapping) and cs.get("ready") is True}
     return all(n in ready for n in names)
+
+
+def readiness_gate_problem(pod: Mapping[str, Any]) -> str | None:
+    """Why ``spec.readinessGates`` keep the pod unready, in the kubelet's words (None when every
+    gate's condition is "True"); a Ready pod needs its containers ready and this None."""
+    found = {c.get("type"): c for c in _status(pod).get("conditions") or () if isinstance(c, Mapping)}
+    for gate in (pod.get("spec") or {}).get("readinessGates") or ():
+        ctype = str((gate or {}).get("conditionType"))
+        cond = found.get(ctype)
+        if cond is None:
+            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
+        if cond.get("status") != "True":
+            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
+    return None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from kubelite.api.helpers.conditions import transition_time
+from kubelite.api.helpers.podutil import readiness_gate_problem
 from kubelite.api.helpers.times import format_unix_time
 
 Obj = dict[str, Any]
@@ -157,18 +158,6 @@ def _cond(ctype: str, status: str, old: Mapping[str, Mapping[str, Any]], now: st
     if message:
         c["message"] = message
     return c
-
-
-def readiness_gate_problem(pod: Mapping[str, Any]) -> str | None:
-    found = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
-    for gate in (pod.get("spec") or {}).get("readinessGates") or ():
-        ctype = str((gate or {}).get("conditionType"))
-        cond = found.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
-    return None
 
 
 def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, inits: Sequence[ContainerView],

@@ -94,3 +94,16 @@ def test_get_container_status(name: str, found: bool) -> None:
 ])
 def test_all_containers_ready(p: Obj, expected: bool) -> None:
     assert P.all_containers_ready(p) is expected
+
+
+@pytest.mark.parametrize("gates,conditions,expected", [
+    ([], [], None),
+    ([{"conditionType": "example.com/lb"}], [{"type": "example.com/lb", "status": "True"}], None),
+    ([{"conditionType": "example.com/lb"}], [],
+     'corresponding condition of pod readiness gate "example.com/lb" does not exist.'),
+    ([{"conditionType": "example.com/lb"}], [{"type": "example.com/lb", "status": "False"}],
+     'the status of pod readiness gate "example.com/lb" is not "True", but False'),
+    ([None], ["junk"], 'corresponding condition of pod readiness gate "None" does not exist.'),
+])
+def test_readiness_gate_problem(gates: list[Any], conditions: list[Any], expected: str | None) -> None:
+    assert P.readiness_gate_problem({"spec": {"readinessGates": gates}, "status": {"conditions": conditions}}) == expected
