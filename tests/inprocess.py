@@ -12,7 +12,8 @@ from typing import AsyncIterator
 
 from kubelite.apiserver.local import LocalTransport
 from kubelite.apiserver.server import ApiServer
-from kubelite.client import Client
+from kubelite.client import ApiError, Client
+from kubelite.client.resources import ResourceRef
 from kubelite.storage.sqlite import SQLiteStorage
 
 
@@ -26,3 +27,12 @@ async def api_client(tmp_path: Path, *, field_manager: str = "test") -> AsyncIte
     finally:
         await client.close()
         await api.stop()
+
+
+async def is_gone(client: Client, ref: ResourceRef, name: str, namespace: str | None = "default") -> bool:
+    """Whether GET answers 404 (the object is deleted, not only marked)."""
+    try:
+        await client.get(ref, name, namespace=namespace)
+    except ApiError as e:
+        return e.code == 404
+    return False

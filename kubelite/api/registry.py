@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kubelite.api.helpers.times import parse_time
 from kubelite.machinery.errors import FieldError
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -188,14 +189,6 @@ def age(obj: dict[str, Any], now: dt.datetime) -> str:
     if not ts:
         return "<unknown>"
     return human_duration(now - parse_time(ts))
-
-
-def parse_time(ts: str) -> dt.datetime:
-    return dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-
-
-def format_time(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def human_duration(d: dt.timedelta) -> str:

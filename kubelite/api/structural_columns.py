@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, age, human_duration
 from kubelite.machinery.errors import FieldError, invalid
 
@@ -132,12 +133,9 @@ def _cell(col: PrinterColumn, obj: dict[str, Any], now: dt.datetime) -> Any:
     if col.type == "date":
         if not isinstance(value, str):
             return None
-        try:
-            t = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
+        t = try_parse_time(value)
+        if t is None:
             return "<invalid>"
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.timezone.utc)
         return human_duration(now - t)
     return None
 

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Callable
 import orjson
 
 from kubelite.api import conformance
+from kubelite.api.helpers.times import format_time
 from kubelite.api.registry import ResourceType
 from kubelite.apiserver import codec, fields, listoptions, tables
 from kubelite.apiserver.request import ApiRequest, ApiResponse, json_response
@@ -458,7 +459,7 @@ class ResourceHandlers:
             rv = current["metadata"].get("resourceVersion")
             if is_apply:
                 new = server_side_apply(current, patch, manager=manager, force=force, schema=rt.schema,
-                                        now=_fmt(now), api_version=rt.api_version)
+                                        now=format_time(now), api_version=rt.api_version)
             elif ctype == "application/json-patch+json":
                 if not isinstance(patch, list):
                     raise errors.bad_request("json patch must be a list of operations")
@@ -486,7 +487,7 @@ class ResourceHandlers:
             if not is_apply or t.subresource:
                 raise errors.not_found(rt.plural, rt.group, t.name)
             new = server_side_apply(None, patch, manager=manager, force=force, schema=rt.schema,
-                                    now=_fmt(now), api_version=rt.api_version)
+                                    now=format_time(now), api_version=rt.api_version)
             new.setdefault("metadata", {})["name"] = t.name
             return await self.store.create(rt, new, namespace=t.namespace, manager=manager,
                                            dry_run=dry_run(req), managed=False)
@@ -673,10 +674,6 @@ def _parse_revision(raw: str) -> int:
     if not 0 <= rev <= INT64_MAX:  # resourceVersions are unsigned, as kube parses them
         raise errors.bad_request(f'invalid resource version: "{raw}"')
     return rev
-
-
-def _fmt(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 #: longest warning text sent; the rest is cut (unknown field names are the client's to choose)

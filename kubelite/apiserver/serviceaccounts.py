@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.apiserver import codec
 from kubelite.apiserver.authn import REQUESTED_AUDIENCES
 from kubelite.apiserver.handlers import Target, dry_run
@@ -129,7 +130,7 @@ def install(server: "ApiServer", issuer: TokenIssuer) -> None:
         if bound is not None:
             claims["kubernetes.io"].update(await bound_claims(bound, t.namespace or "", t.name))
         claims["jti"] = str(uuid.uuid4())
-        expires = dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expires = format_time(dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc))
         out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
                "metadata": {"name": t.name, "namespace": t.namespace, "creationTimestamp": None},
                "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": bound},
@@ -164,7 +165,8 @@ def install(server: "ApiServer", issuer: TokenIssuer) -> None:
             return False  # gone, or replaced by another object of the same name
         # a terminating pod keeps its tokens through its grace period, as in kube
         deleting = obj["metadata"].get("deletionTimestamp")
-        return not deleting or dt.datetime.fromisoformat(str(deleting).replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc)
+        deadline = try_parse_time(deleting)
+        return not deleting or (deadline is not None and deadline > dt.datetime.now(dt.timezone.utc))
 
     async def authenticate(token: str) -> UserInfo | None:
         claims = issuer.verify(token)

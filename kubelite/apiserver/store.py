@@ -23,7 +23,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 import orjson
 
-from kubelite.api.registry import ResourceType, format_time
+from kubelite.api.helpers.times import format_time
+from kubelite.api.registry import ResourceType
 from kubelite.api.validation import validate_object_meta
 from kubelite.machinery import errors
 from kubelite.machinery.apply import record_update
@@ -259,9 +260,12 @@ class Store:
                 record_update(old, new, manager=manager, now=format_time(self.clock()),
                               api_version=api_version or rt.api_version, subresource=subresource)
             meta = new["metadata"]
-            # As kube's shouldDeleteDuringUpdate: only once the grace period is 0 (a pod being
-            # deleted gracefully keeps taking status writes until its kubelet deletes it with 0).
-            if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get("deletionGracePeriodSeconds")
+            # ShouldDeleteDuringUpdate: the last finalizer gone from an object already marked for
+            # deletion with no grace period left deletes it; a pod still in its grace period
+            # (deletionGracePeriodSeconds > 0) stays, so its kubelet can report its containers
+            # stopped before it deletes the pod with grace 0.
+            old_grace = (old.get("metadata") or {}).get("deletionGracePeriodSeconds")
+            if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not old_grace
                     and not rt.strategy.deletion_blocked(new)):
                 if dry_run:
                     return new, False

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import copy
 
 from kubelite.api import conformance
+from kubelite.api.helpers.podutil import is_pod_ready
+from kubelite.api.helpers.times import format_time
 from kubelite.api.kinds.core.pod import validate_pod_spec
 from kubelite.apiserver import codec, nodeproxy
 from kubelite.apiserver.handlers import Target, dry_run
@@ -53,7 +55,7 @@ def install(server: "ApiServer") -> None:
         node = target.get("name") if isinstance(target, dict) else None
         if not node:
             raise errors.invalid_object("Binding", "", t.name, [errors.required("target.name")])
-        now = server.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(server.clock())
 
         def bind(pod: Obj) -> Obj:
             spec = pod.setdefault("spec", {})
@@ -331,7 +333,7 @@ async def _check_disruption_budgets(server: "ApiServer", pod: Obj) -> None:
         sel = from_label_selector((b.get("spec") or {}).get("selector"))
         matching = [p for p in all_pods if sel.matches(p["metadata"].get("labels") or {})
                     and not p["metadata"].get("deletionTimestamp")]
-        healthy = sum(1 for p in matching if _ready(p))
+        healthy = sum(1 for p in matching if is_pod_ready(p))
         spec = b.get("spec") or {}
         expected = len(matching)
         if "minAvailable" in spec:
@@ -340,17 +342,12 @@ async def _check_disruption_budgets(server: "ApiServer", pod: Obj) -> None:
             desired = expected - _resolve(spec["maxUnavailable"], expected, round_up=True)
         else:
             continue
-        if healthy - 1 < desired or not _ready(pod):
-            if not _ready(pod) and healthy >= desired:
+        if healthy - 1 < desired or not is_pod_ready(pod):
+            if not is_pod_ready(pod) and healthy >= desired:
                 continue  # an unhealthy pod can always go when the budget is met
             raise errors.StatusError(429, "TooManyRequests",
                                      "Cannot evict pod as it would violate the pod's disruption budget.",
                                      {"causes": [{"reason": "DisruptionBudget", "message": f"The disruption budget {b['metadata']['name']} needs {desired} healthy pods and has {healthy} currently"}]})
-
-
-def _ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _resolve(value: Any, total: int, *, round_up: bool) -> int:

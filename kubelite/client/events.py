@@ -24,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from kubelite.api.helpers.times import format_time
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.resources import EVENTS
 from kubelite.client.rest import Client, is_not_found
@@ -36,7 +37,7 @@ COMBINED_PREFIX = "(combined from similar events): "
 
 
 def _timestamp(clock: Clock) -> str:
-    return clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(clock.wall())
 
 
 def object_reference(obj: Mapping[str, Any], field_path: str | None = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from kubelite.api.helpers.times import format_micro_time
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.resources import LEASES
 from kubelite.client.rest import ApiError, Client
@@ -44,7 +45,7 @@ class LeadershipLost(Exception):
 
 def _micro_time(clock: Clock) -> str:
     """metav1.MicroTime: RFC 3339 with microseconds."""
-    return clock.wall().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro_time(clock.wall())
 
 
 class LeaderElector:

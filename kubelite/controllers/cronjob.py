@@ -28,6 +28,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.times import format_time, format_time_in, try_parse_time
 from kubelite.client import (
     CRONJOBS,
     JOBS,
@@ -41,17 +43,7 @@ from kubelite.client.informer import index_by_controller_uid
 from kubelite.controllers import cron
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    controller_ref,
-    ensure_index,
-    format_ts,
-    get_condition,
-    is_deleting,
-    meta,
-    name_of,
-    owner_reference,
-    parse_ts,
-    uid_of,
-    write_status,
+    controller_ref, ensure_index, is_deleting, meta, name_of, owner_reference, uid_of, write_status,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +55,7 @@ UTC = dt.UTC
 
 def job_finished(job: Mapping[str, Any]) -> str | None:
     for kind in ("Complete", "Failed"):
-        c = get_condition((job.get("status") or {}).get("conditions"), kind)
+        c = find_condition((job.get("status") or {}).get("conditions"), kind)
         if c is not None and c.get("status") == "True":
             return kind
     return None
@@ -79,7 +71,7 @@ def job_from_template(cj: Mapping[str, Any], scheduled: dt.datetime, zone: dt.tz
     template = (cj.get("spec") or {}).get("jobTemplate") or {}
     tmeta = template.get("metadata") or {}
     annotations = dict(tmeta.get("annotations") or {})
-    annotations[SCHEDULED_TIMESTAMP] = scheduled.astimezone(zone).isoformat()
+    annotations[SCHEDULED_TIMESTAMP] = format_time_in(scheduled, zone)
     md: Obj = {"name": cron.job_name(name_of(cj), scheduled), "namespace": meta(cj).get("namespace"),
                "annotations": annotations,
                "ownerReferences": [owner_reference(cj, api_version="batch/v1", kind="CronJob")]}
@@ -93,7 +85,7 @@ def next_schedule(cj: Mapping[str, Any], schedule: cron.Schedule,
                   now: dt.datetime) -> tuple[dt.datetime | None, int]:
     """(most recent unmet scheduled time or None, number missed) -- pure."""
     status, spec = cj.get("status") or {}, cj.get("spec") or {}
-    earliest = parse_ts(status.get("lastScheduleTime")) or parse_ts(meta(cj).get("creationTimestamp")) or now
+    earliest = try_parse_time(status.get("lastScheduleTime")) or try_parse_time(meta(cj).get("creationTimestamp")) or now
     deadline = spec.get("startingDeadlineSeconds")
     if deadline is not None:
         window_start = now - dt.timedelta(seconds=int(deadline))
@@ -175,10 +167,10 @@ class CronJobController(Controller):
             self.recorder.event(cj, NORMAL, "SawCompletedJob",
                                 f"Saw completed job: {name_of(job)}, condition: {finished}")
             if finished == "Complete":
-                done_at = parse_ts((job.get("status") or {}).get("completionTime"))
-                last = parse_ts(status.get("lastSuccessfulTime"))
+                done_at = try_parse_time((job.get("status") or {}).get("completionTime"))
+                last = try_parse_time(status.get("lastSuccessfulTime"))
                 if done_at is not None and (last is None or done_at > last):
-                    status["lastSuccessfulTime"] = format_ts(done_at)
+                    status["lastSuccessfulTime"] = format_time(done_at)
         listed = {r.get("uid") for r in active}
         for job in jobs:
             if uid_of(job) not in listed and job_finished(job) is None and not is_deleting(job):
@@ -260,7 +252,7 @@ class CronJobController(Controller):
             self.recorder.event(cj, NORMAL, "SuccessfulCreate", f"Created job {name_of(created)}")
         refs = [r for r in status.get("active") or [] if r.get("uid") != uid_of(created)]
         status["active"] = refs + [job_reference(created)]
-        status["lastScheduleTime"] = format_ts(scheduled)
+        status["lastScheduleTime"] = format_time(scheduled)
         return wait
 
     @staticmethod

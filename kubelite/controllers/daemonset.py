@@ -29,6 +29,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.podutil import is_pod_available, is_pod_ready, pod_phase
 from kubelite.client import (
     CONTROLLERREVISIONS,
     DAEMONSETS,
@@ -45,23 +46,8 @@ from kubelite.controllers import revisions as hist
 from kubelite.controllers.base import Controller
 from kubelite.controllers.deployment.util import scaled_value
 from kubelite.controllers.podcontrol import (
-    PodExpectations,
-    claim,
-    controller_ref,
-    creation_key,
-    ensure_index,
-    index_by_namespace,
-    is_deleting,
-    is_pod_available,
-    is_pod_ready,
-    labels_of,
-    meta,
-    name_of,
-    pod_from_template,
-    pod_phase,
-    slow_start_batch,
-    uid_of,
-    write_status,
+    PodExpectations, claim, controller_ref, creation_key, ensure_index, index_by_namespace, is_deleting,
+    labels_of, meta, name_of, pod_from_template, slow_start_batch, uid_of, write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 

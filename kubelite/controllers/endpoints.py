@@ -26,6 +26,7 @@ import ipaddress
 import logging
 from typing import Any, Iterable, Mapping
 
+from kubelite.api.helpers.podutil import is_pod_ready, is_pod_terminal
 from kubelite.client import (ENDPOINTS, PODS, SERVICES, copy_object, index_by_namespace, is_already_exists,
                              is_not_found, object_key, split_key)
 from kubelite.client.informer import Informer
@@ -41,18 +42,6 @@ DEFAULT_APISERVER_ADDRESS = "127.0.0.1"
 
 
 # -- pods -------------------------------------------------------------------------------------
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    """The pod's Ready condition is True."""
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c.get("status") == "True"
-    return False
-
-
-def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
 
 def pod_ips(pod: Mapping[str, Any]) -> list[str]:
     status = pod.get("status") or {}

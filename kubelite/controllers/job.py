@@ -37,29 +37,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.podutil import is_pod_ready, pod_phase
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.client import JOBS, NORMAL, PODS, WARNING, copy_object, is_not_found
 from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    PodExpectations,
-    claim,
-    controller_ref,
-    ensure_index,
-    format_ts,
-    get_condition,
-    index_by_namespace,
-    is_deleting,
-    is_pod_ready,
-    labels_of,
-    meta,
-    name_of,
-    parse_ts,
-    pod_from_template,
-    pod_phase,
-    rank_for_deletion,
-    slow_start_batch,
-    uid_of,
-    write_status,
+    PodExpectations, claim, controller_ref, ensure_index, index_by_namespace, is_deleting, labels_of, meta,
+    name_of, pod_from_template, rank_for_deletion, slow_start_batch, uid_of, write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 
@@ -294,7 +280,7 @@ class JobController(Controller):
             await self._ttl(job, key)
             return
         now = self.clock.wall()
-        stamp = format_ts(now)
+        stamp = format_time(now)
         status: Obj = copy_object(job.get("status") or {})
         uncounted = status.setdefault("uncountedTerminatedPods", {})
         unc_ok, unc_bad = set(uncounted.get("succeeded") or ()), set(uncounted.get("failed") or ())
@@ -358,8 +344,8 @@ class JobController(Controller):
         suspended = bool(spec.get("suspend"))
         if not suspended and not status.get("startTime"):
             status["startTime"] = stamp
-        failure = get_condition(conditions, "FailureTarget")
-        success = get_condition(conditions, "SuccessCriteriaMet")
+        failure = find_condition(conditions, "FailureTarget")
+        success = find_condition(conditions, "SuccessCriteriaMet")
         if failure is None and success is None:
             limit = 6 if spec.get("backoffLimit") is None else int(spec["backoffLimit"])
             if int(status.get("failed") or 0) > limit:
@@ -386,7 +372,7 @@ class JobController(Controller):
                     status["completionTime"] = stamp
                     self.recorder.event(job, NORMAL, "Completed", "Job completed")
             return
-        suspended_cond = get_condition(conditions, "Suspended")
+        suspended_cond = find_condition(conditions, "Suspended")
         if suspended:
             if suspended_cond is None or suspended_cond.get("status") != "True":
                 self._set(conditions, "Suspended", "True", "JobSuspended", "Job suspended", stamp)
@@ -415,7 +401,7 @@ class JobController(Controller):
             else:
                 await self._create_pods(key, job, decided.create_indexes)
         deadline = spec.get("activeDeadlineSeconds")
-        start = parse_ts(status.get("startTime"))
+        start = try_parse_time(status.get("startTime"))
         if deadline is not None and start is not None:
             remaining = (start + dt.timedelta(seconds=int(deadline)) - now).total_seconds()
             self.enqueue(key, after=max(remaining, 0.0) + 0.5)
@@ -423,7 +409,7 @@ class JobController(Controller):
     @staticmethod
     def _past_deadline(job: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime) -> bool:
         deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
-        start = parse_ts(status.get("startTime"))
+        start = try_parse_time(status.get("startTime"))
         return deadline is not None and start is not None and now - start >= dt.timedelta(seconds=int(deadline))
 
     @staticmethod
@@ -518,10 +504,10 @@ class JobController(Controller):
         if ttl is None or is_deleting(job):
             return
         status = job.get("status") or {}
-        finished_at = parse_ts(status.get("completionTime"))
+        finished_at = try_parse_time(status.get("completionTime"))
         if finished_at is None:
-            cond = get_condition(status.get("conditions"), "Failed") or get_condition(status.get("conditions"), "Complete")
-            finished_at = parse_ts((cond or {}).get("lastTransitionTime"))
+            cond = find_condition(status.get("conditions"), "Failed") or find_condition(status.get("conditions"), "Complete")
+            finished_at = try_parse_time((cond or {}).get("lastTransitionTime"))
         if finished_at is None:
             return
         remaining = (finished_at + dt.timedelta(seconds=int(ttl)) - self.clock.wall()).total_seconds()

@@ -28,6 +28,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from kubelite.api.helpers.conditions import set_condition
+from kubelite.api.helpers.times import format_time, parse_time
 from kubelite.client import NAMESPACES, ApiError, copy_object, is_not_found, split_key
 from kubelite.controllers.base import Controller
 from kubelite.controllers.discovery import APIResource, discover
@@ -71,7 +73,7 @@ class DeletionReport:
 
 
 def _now(clock_wall: dt.datetime) -> str:
-    return clock_wall.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(clock_wall)
 
 
 def desired_conditions(report: DeletionReport) -> dict[str, tuple[str, str, str]]:
@@ -102,20 +104,10 @@ def desired_conditions(report: DeletionReport) -> dict[str, tuple[str, str, str]
 def update_conditions(conditions: list[Obj], desired: Mapping[str, tuple[str, str, str]], now: str) -> tuple[list[Obj], bool]:
     """Merge ``desired`` into ``conditions`` (lastTransitionTime moves only when the status
     does); returns the new list and whether anything changed."""
-    out = [dict(c) for c in conditions]
+    out: list[Obj] = [dict(c) for c in conditions]
     changed = False
     for ctype in CONDITION_TYPES:
-        status, reason, message = desired[ctype]
-        cur = next((c for c in out if c.get("type") == ctype), None)
-        if cur is None:
-            out.append({"type": ctype, "status": status, "lastTransitionTime": now, "reason": reason,
-                        "message": message})
-            changed = True
-        elif (cur.get("status"), cur.get("reason"), cur.get("message")) != (status, reason, message):
-            if cur.get("status") != status:
-                cur["lastTransitionTime"] = now
-            cur.update(status=status, reason=reason, message=message)
-            changed = True
+        changed |= set_condition(out, ctype, *desired[ctype], now)
     return out, changed
 
 
@@ -131,7 +123,7 @@ def _pod_estimate(obj: Obj, now: dt.datetime) -> int:
         grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
         return int(grace or 30)
     try:
-        deadline = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        deadline = parse_time(ts)
     except ValueError:
         return 0
     return max(0, int((deadline - now).total_seconds()))

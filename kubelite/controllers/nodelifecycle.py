@@ -39,6 +39,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from kubelite.api.helpers.conditions import get_condition
+from kubelite.api.helpers.podutil import get_pod_ready_condition, is_pod_ready, is_pod_terminal, update_pod_condition
+from kubelite.api.helpers.taints import (
+    TAINT_NODE_DISK_PRESSURE, TAINT_NODE_MEMORY_PRESSURE, TAINT_NODE_NETWORK_UNAVAILABLE, TAINT_NODE_NOT_READY,
+    TAINT_NODE_PID_PRESSURE, TAINT_NODE_UNREACHABLE, TAINT_NODE_UNSCHEDULABLE, matching_tolerations,
+)
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.client import LEASES, NODES, PODS, ApiError, copy_object, index_by_node_name, is_not_found
 from kubelite.controllers.base import Controller
 
@@ -46,63 +53,36 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 LEASE_NAMESPACE = "kube-node-lease"
-TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
-TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+TAINT_UNREACHABLE = TAINT_NODE_UNREACHABLE
+TAINT_NOT_READY = TAINT_NODE_NOT_READY
 CONDITION_TAINTS = {
-    "MemoryPressure": "node.kubernetes.io/memory-pressure",
-    "DiskPressure": "node.kubernetes.io/disk-pressure",
-    "PIDPressure": "node.kubernetes.io/pid-pressure",
-    "NetworkUnavailable": "node.kubernetes.io/network-unavailable",
+    "MemoryPressure": TAINT_NODE_MEMORY_PRESSURE,
+    "DiskPressure": TAINT_NODE_DISK_PRESSURE,
+    "PIDPressure": TAINT_NODE_PID_PRESSURE,
+    "NetworkUnavailable": TAINT_NODE_NETWORK_UNAVAILABLE,
 }
-TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+TAINT_UNSCHEDULABLE = TAINT_NODE_UNSCHEDULABLE
 MANAGED_TAINT_KEYS = frozenset({TAINT_UNREACHABLE, TAINT_NOT_READY, TAINT_UNSCHEDULABLE, *CONDITION_TAINTS.values()})
 #: conditions the kubelet owns that go Unknown with Ready
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 DEFAULT_GRACE = 40.0
 DEFAULT_STARTUP_GRACE = 60.0
 DEFAULT_TOLERATION_SECONDS = 300
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def fmt(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
-
-
-def parse_time(ts: Any) -> dt.datetime | None:
-    if not isinstance(ts, str) or not ts:
-        return None
-    for f in (TIME_FORMAT, "%Y-%m-%dT%H:%M:%S.%fZ"):
-        try:
-            return dt.datetime.strptime(ts, f).replace(tzinfo=dt.timezone.utc)
-        except ValueError:
-            continue
-    return None
-
-
-def condition(node: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
-    for c in (node.get("status") or {}).get("conditions") or ():
-        if c.get("type") == ctype:
-            return c
-    return None
-
-
-# -- conditions -------------------------------------------------------------------------------
-
 def unknown_conditions(node: Mapping[str, Any], now: dt.datetime) -> list[Obj] | None:
     """The node's conditions with the kubelet-owned ones set Unknown; None if already so."""
     conds = [dict(c) for c in (node.get("status") or {}).get("conditions") or ()]
     changed = False
-    created = (node.get("metadata") or {}).get("creationTimestamp") or fmt(now)
+    created = (node.get("metadata") or {}).get("creationTimestamp") or format_time(now)
     for ctype in KUBELET_CONDITIONS:
         cur = next((c for c in conds if c.get("type") == ctype), None)
         if cur is None:
             conds.append({"type": ctype, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
                           "message": "Kubelet never posted node status.", "lastHeartbeatTime": created,
-                          "lastTransitionTime": fmt(now)})
+                          "lastTransitionTime": format_time(now)})
             changed = True
         elif cur.get("status") != "Unknown":
             cur.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
-                       lastTransitionTime=fmt(now))
+                       lastTransitionTime=format_time(now))
             changed = True
     return conds if changed else None
 
@@ -112,14 +92,14 @@ def unknown_conditions(node: Mapping[str, Any], now: dt.datetime) -> list[Obj] |
 def desired_managed_taints(node: Mapping[str, Any]) -> set[tuple[str, str]]:
     """(key, effect) of the controller-managed taints the node should carry."""
     out: set[tuple[str, str]] = set()
-    ready = condition(node, "Ready")
+    ready = get_condition(node, "Ready")
     status = (ready or {}).get("status")
     if status == "Unknown":
         out |= {(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")}
     elif status == "False":
         out |= {(TAINT_NOT_READY, "NoSchedule"), (TAINT_NOT_READY, "NoExecute")}
     for ctype, key in CONDITION_TAINTS.items():
-        if (condition(node, ctype) or {}).get("status") == "True":
+        if (get_condition(node, ctype) or {}).get("status") == "True":
             out.add((key, "NoSchedule"))
     if (node.get("spec") or {}).get("unschedulable"):
         out.add((TAINT_UNSCHEDULABLE, "NoSchedule"))
@@ -136,27 +116,11 @@ def reconcile_taints(node: Mapping[str, Any], now: dt.datetime) -> list[Obj] | N
         return None
     kept = [t for t in current if t.get("key") not in MANAGED_TAINT_KEYS or (t.get("key"), t.get("effect")) in want]
     for key, effect in sorted(want - have):
-        kept.append({"key": key, "effect": effect, "timeAdded": fmt(now)})
+        kept.append({"key": key, "effect": effect, "timeAdded": format_time(now)})
     return kept
 
 
 # -- tolerations ------------------------------------------------------------------------------
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Kubernetes' ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    op = toleration.get("operator") or "Equal"
-    if key and key != taint.get("key"):
-        return False
-    if not key and op != "Exists":
-        return False
-    if op == "Exists":
-        return True
-    return (toleration.get("value") or "") == (taint.get("value") or "")
-
 
 def effective_tolerations(pod: Mapping[str, Any], default_seconds: int) -> list[Mapping[str, Any]]:
     """The pod's tolerations plus the DefaultTolerationSeconds ones for not-ready/unreachable
@@ -164,7 +128,7 @@ def effective_tolerations(pod: Mapping[str, Any], default_seconds: int) -> list[
     tols = list((pod.get("spec") or {}).get("tolerations") or ())
     for key in (TAINT_NOT_READY, TAINT_UNREACHABLE):
         probe = {"key": key, "effect": "NoExecute"}
-        if not any(tolerates(t, probe) for t in tols):
+        if not matching_tolerations(tols, probe):
             tols.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": default_seconds})
     return tols
 
@@ -178,7 +142,7 @@ def eviction_delay(pod: Mapping[str, Any], taints: Iterable[Mapping[str, Any]], 
     tols = effective_tolerations(pod, default_seconds)
     used: list[Mapping[str, Any]] = []
     for taint in noexec:
-        matching = [t for t in tols if tolerates(t, taint)]
+        matching = matching_tolerations(tols, taint)
         if not matching:
             return 0.0
         used += matching
@@ -200,7 +164,7 @@ def eviction_time(pod: Mapping[str, Any], taints: Iterable[Mapping[str, Any]], d
     for t in taints:
         if t.get("effect") != "NoExecute":
             continue
-        when = parse_time(t.get("timeAdded")) or (taint_seen or {}).get(f"{t.get('key')}:{t.get('effect')}")
+        when = try_parse_time(t.get("timeAdded")) or (taint_seen or {}).get(f"{t.get('key')}:{t.get('effect')}")
         if when is not None:
             added.append(when)
     start = max(min(added), first_seen) if added else first_seen
@@ -269,7 +233,7 @@ class NodeLifecycleController(Controller):
             return
         now, wall = self.clock.now(), self.clock.wall()
         health = self._observe(key, node, now)
-        ready = condition(node, "Ready")
+        ready = get_condition(node, "Ready")
         grace = self.startup_grace if ready is None else self.grace
         deadlines: list[float] = []
         if now - health.probe > grace:
@@ -283,7 +247,7 @@ class NodeLifecycleController(Controller):
         taints = reconcile_taints(node, wall)
         if taints is not None:
             node = await self._write_taints(node, taints)
-        if (condition(node, "Ready") or {}).get("status") != "True":
+        if (get_condition(node, "Ready") or {}).get("status") != "True":
             await self._mark_pods_not_ready(key, wall)
         next_eviction = await self._evict(key, node, wall)
         if next_eviction is not None:
@@ -294,7 +258,7 @@ class NodeLifecycleController(Controller):
     def _observe(self, name: str, node: Obj, now: float) -> Health:
         lease = self.leases.get(f"{LEASE_NAMESPACE}/{name}")
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
-        heartbeat = (condition(node, "Ready") or {}).get("lastHeartbeatTime")
+        heartbeat = (get_condition(node, "Ready") or {}).get("lastHeartbeatTime")
         health = self.health.get(name)
         if health is None:
             # Everything starts as just heard from: a restarted controller must not condemn
@@ -321,17 +285,16 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, node: str, wall: dt.datetime) -> None:
         for pod in self._pods_on(node):
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            if is_pod_terminal(pod):
                 continue
-            conds = (pod.get("status") or {}).get("conditions") or []
-            ready = next((c for c in conds if c.get("type") == "Ready"), None)
+            ready = get_pod_ready_condition(pod)
             if ready is None or ready.get("status") == "False":
                 continue
             for attempt in range(2):
+                # MarkPodsNotReady: only the status flips (reason and message stay).
                 new = copy_object(pod)
-                for c in new["status"]["conditions"]:
-                    if c.get("type") == "Ready":
-                        c.update(status="False", lastTransitionTime=fmt(wall))
+                update_pod_condition(new["status"], {**(get_pod_ready_condition(new) or {}), "status": "False"},
+                                     format_time(wall))
                 try:
                     await self.client.update_status(PODS, new)
                     self.recorder.event(pod, "Warning", "NodeNotReady", "Node is not ready")
@@ -348,8 +311,7 @@ class NodeLifecycleController(Controller):
                     if is_not_found(e):
                         break
                     raise
-                if not any(c.get("type") == "Ready" and c.get("status") == "True"
-                           for c in (pod.get("status") or {}).get("conditions") or ()):
+                if not is_pod_ready(pod):
                     break
 
     async def _evict(self, name: str, node: Obj, wall: dt.datetime) -> float | None:
@@ -390,7 +352,7 @@ class NodeLifecycleController(Controller):
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
                       "message": "Taint manager: deleting due to NoExecute taint",
-                      "lastTransitionTime": fmt(self.clock.wall())})
+                      "lastTransitionTime": format_time(self.clock.wall())})
         status["conditions"] = conds
         try:
             await self.client.update_status(PODS, new)

@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from kubelite.api.helpers.podutil import is_pod_active, is_pod_ready, pod_phase, pod_ready_since
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.client import Client, Informer, copy_object, is_not_found
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.resources import ResourceRef
@@ -31,24 +33,6 @@ BURST_REPLICAS = 500
 #: ``SlowStartInitialBatchSize``
 SLOW_START_INITIAL_BATCH = 1
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
-
-
-# -- time -----------------------------------------------------------------------------------
-
-def parse_ts(ts: str | None) -> dt.datetime | None:
-    """RFC 3339 (``Z`` or offset, optional fraction) -> aware UTC datetime; None if absent/bad."""
-    if not ts:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
-def format_ts(t: dt.datetime) -> str:
-    """metav1.Time: RFC 3339 in UTC, second precision."""
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- metadata -------------------------------------------------------------------------------
@@ -101,48 +85,6 @@ def creation_key(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 # -- pod state ------------------------------------------------------------------------------
 
-def pod_phase(pod: Mapping[str, Any]) -> str:
-    return (pod.get("status") or {}).get("phase") or "Pending"
-
-
-def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """Not finished and not being deleted (kube's ``IsPodActive``)."""
-    return pod_phase(pod) not in ("Succeeded", "Failed") and not is_deleting(pod)
-
-
-def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
-    return pod_phase(pod) in ("Succeeded", "Failed")
-
-
-def pod_condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == kind:
-            return c  # type: ignore[no-any-return]
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    c = pod_condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
-
-
-def ready_since(pod: Mapping[str, Any]) -> dt.datetime | None:
-    c = pod_condition(pod, "Ready")
-    if c is None or c.get("status") != "True":
-        return None
-    return parse_ts(c.get("lastTransitionTime"))
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: dt.datetime) -> bool:
-    """Ready for at least ``min_ready_seconds`` (kube's ``IsPodAvailable``)."""
-    if not is_pod_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = ready_since(pod)
-    return since is not None and since + dt.timedelta(seconds=min_ready_seconds) <= now
-
-
 def restart_count(pod: Mapping[str, Any]) -> int:
     return sum(int(s.get("restartCount") or 0) for s in (pod.get("status") or {}).get("containerStatuses") or ())
 
@@ -193,10 +135,10 @@ def deletion_rank(pod: Mapping[str, Any], colocated: int, now: dt.datetime) -> t
         cost = int(annotations_of(pod).get(POD_DELETION_COST, "0"))
     except ValueError:
         cost = 0
-    since = ready_since(pod) if ready else None
+    since = pod_ready_since(pod) if ready else None
     # Ready more recently = shorter readiness = deleted first: sort by -timestamp.
     ready_key = -(since.timestamp()) if since else 0.0
-    created = parse_ts(meta(pod).get("creationTimestamp"))
+    created = try_parse_time(meta(pod).get("creationTimestamp"))
     created_key = -(created.timestamp()) if created else 0.0
     return (scheduled, phase, ready, cost, -colocated, ready_key, -restart_count(pod), created_key, name_of(pod))
 
@@ -316,39 +258,6 @@ async def slow_start_batch(count: int, fn: Callable[[int], Awaitable[Any]],
     return done, None
 
 
-def set_condition(conditions: list[Obj], kind: str, status: str, reason: str, message: str,
-                  now: str, *, update_time_field: str | None = None) -> bool:
-    """Insert or replace the condition ``kind``; keeps ``lastTransitionTime`` when the status
-    does not change. Returns whether anything changed. ``update_time_field`` (e.g.
-    "lastUpdateTime" for Deployments, "lastProbeTime" for Jobs) is refreshed on every change."""
-    for i, c in enumerate(conditions):
-        if c.get("type") != kind:
-            continue
-        if c.get("status") == status and c.get("reason") == reason and c.get("message") == message:
-            return False
-        new = {"type": kind, "status": status}
-        if update_time_field:
-            new[update_time_field] = now
-        new["lastTransitionTime"] = c.get("lastTransitionTime", now) if c.get("status") == status else now
-        new["reason"] = reason
-        new["message"] = message
-        conditions[i] = new
-        return True
-    new = {"type": kind, "status": status}
-    if update_time_field:
-        new[update_time_field] = now
-    new.update({"lastTransitionTime": now, "reason": reason, "message": message})
-    conditions.append(new)
-    return True
-
-
-def get_condition(conditions: Sequence[Mapping[str, Any]] | None, kind: str) -> Mapping[str, Any] | None:
-    for c in conditions or ():
-        if c.get("type") == kind:
-            return c
-    return None
-
-
 class PodExpectations(Expectations):
     """``Expectations`` that remember *which* pods a deletion waits for (kube's
     ``UIDTrackingControllerExpectations``): a pod first seen with a deletionTimestamp and then
@@ -410,27 +319,16 @@ __all__ = [
     "creation_key",
     "deletion_rank",
     "ensure_index",
-    "format_ts",
-    "get_condition",
     "index_by_namespace",
     "index_by_owner_uid",
     "is_deleting",
-    "is_pod_active",
-    "is_pod_available",
-    "is_pod_ready",
-    "is_pod_terminal",
     "labels_of",
     "meta",
     "name_of",
     "owner_reference",
-    "parse_ts",
-    "pod_condition",
     "pod_from_template",
-    "pod_phase",
     "rank_for_deletion",
-    "ready_since",
     "restart_count",
-    "set_condition",
     "slow_start_batch",
     "uid_of",
     "write_status",

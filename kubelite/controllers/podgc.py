@@ -22,9 +22,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping
 
+from kubelite.api.helpers.conditions import is_condition_true
+from kubelite.api.helpers.podutil import is_pod_terminal
+from kubelite.api.helpers.times import format_time
 from kubelite.client import NODES, PODS, ApiError, copy_object, is_not_found
 from kubelite.controllers.base import Controller
-from kubelite.controllers.endpoints import is_pod_terminal
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -47,13 +49,6 @@ def terminated_to_delete(pods: Iterable[Mapping[str, Any]], threshold: int) -> l
     done.sort(key=lambda p: ((p.get("metadata") or {}).get("creationTimestamp") or "",
                              (p.get("metadata") or {}).get("name") or ""))
     return done[:excess]
-
-
-def node_ready(node: Mapping[str, Any]) -> bool:
-    for c in (node.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c.get("status") == "True"
-    return False
 
 
 def out_of_service(node: Mapping[str, Any]) -> bool:
@@ -95,7 +90,7 @@ class PodGCController(Controller):
             node = nodes.get(spec.get("nodeName") or "")
             if not spec.get("nodeName"):
                 await self._delete(pod, force=True)
-            elif node is not None and out_of_service(node) and not node_ready(node):
+            elif node is not None and out_of_service(node) and not is_condition_true(node, "Ready"):
                 await self._mark_failed(pod, "PodGC: node is out of service")
                 await self._delete(pod, force=True)
 
@@ -139,7 +134,7 @@ class PodGCController(Controller):
         status["phase"] = "Failed"
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
-                      "message": message, "lastTransitionTime": self.clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")})
+                      "message": message, "lastTransitionTime": format_time(self.clock.wall())})
         status["conditions"] = conds
         try:
             await self.client.update_status(PODS, new)

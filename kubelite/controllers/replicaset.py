@@ -29,6 +29,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.podutil import is_pod_active, is_pod_available, is_pod_ready
+from kubelite.api.helpers.times import format_time
 from kubelite.client import (
     NORMAL,
     PODS,
@@ -41,25 +43,8 @@ from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.client.resources import ResourceRef
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    BURST_REPLICAS,
-    PodExpectations,
-    claim,
-    controller_ref,
-    ensure_index,
-    format_ts,
-    index_by_namespace,
-    is_deleting,
-    is_pod_active,
-    is_pod_available,
-    is_pod_ready,
-    labels_of,
-    meta,
-    name_of,
-    pod_from_template,
-    rank_for_deletion,
-    slow_start_batch,
-    uid_of,
-    write_status,
+    BURST_REPLICAS, PodExpectations, claim, controller_ref, ensure_index, index_by_namespace, is_deleting,
+    labels_of, meta, name_of, pod_from_template, rank_for_deletion, slow_start_batch, uid_of, write_status,
 )
 from kubelite.machinery.selectors import (
     LabelSelector,
@@ -96,7 +81,7 @@ def calculate_status(rs: Mapping[str, Any], pods: list[Obj], manage_error: BaseE
             conditions.append(dict(failure))
         else:
             reason = "FailedCreate" if diff < 0 else "FailedDelete"
-            conditions.append({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": format_ts(now),
+            conditions.append({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": format_time(now),
                                "reason": reason, "message": str(getattr(manage_error, "message", "") or manage_error)})
     if conditions:
         status["conditions"] = conditions

@@ -35,6 +35,7 @@ import logging
 from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.client import (BUILTINS, CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PODS, REPLICATIONCONTROLLERS,
                              RESOURCEQUOTAS, SECRETS, SERVICES, ApiError, ResourceRef, copy_object, split_key)
 from kubelite.controllers.base import Controller
@@ -64,15 +65,6 @@ def _q(value: Any) -> Quantity:
         return parse_quantity(value if value is not None else "0")
     except ValueError:
         return parse_quantity("0")
-
-
-def _parse_time(ts: str | None) -> dt.datetime | None:
-    if not ts:
-        return None
-    try:
-        return dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None
 
 
 # -- pods -------------------------------------------------------------------------------------
@@ -118,7 +110,7 @@ def pod_counts_for_quota(pod: Mapping[str, Any], now: dt.datetime) -> bool:
     if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
         return False
     meta = pod.get("metadata") or {}
-    deletion = _parse_time(meta.get("deletionTimestamp"))
+    deletion = try_parse_time(meta.get("deletionTimestamp"))
     grace = meta.get("deletionGracePeriodSeconds")
     if deletion is not None and grace is not None and now > deletion + dt.timedelta(seconds=int(grace)):
         return False

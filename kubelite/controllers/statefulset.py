@@ -29,6 +29,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.podutil import is_pod_available, is_pod_ready, pod_phase
 from kubelite.client import (
     CONTROLLERREVISIONS,
     NORMAL,
@@ -44,21 +45,8 @@ from kubelite.client.informer import index_by_controller_uid, object_key
 from kubelite.controllers import revisions as hist
 from kubelite.controllers.base import Controller
 from kubelite.controllers.podcontrol import (
-    claim,
-    controller_ref,
-    ensure_index,
-    index_by_namespace,
-    is_deleting,
-    is_pod_available,
-    is_pod_ready,
-    labels_of,
-    meta,
-    name_of,
-    owner_reference,
-    pod_from_template,
-    pod_phase,
-    uid_of,
-    write_status,
+    claim, controller_ref, ensure_index, index_by_namespace, is_deleting, labels_of, meta, name_of,
+    owner_reference, pod_from_template, uid_of, write_status,
 )
 from kubelite.machinery.selectors import LabelSelector, from_label_selector
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from kubelite.api.helpers.times import format_unix_time
 from kubelite.client import (CONFIGMAPS, NODES, PODS, SECRETS, SERVICES, Client, EventRecorder, ExponentialBackoff,
                              Informer, QueueShutDown, WorkQueue, object_key)
 from kubelite.kubelet.config import AgentConfig, ResolvedContainer
 from kubelite.kubelet.pods import envvars
-from kubelite.kubelet.pods.status import rfc3339
 from kubelite.kubelet.pods.worker import RESYNC, PodRecord, PodWorkers
 from kubelite.kubelet.runtime.interface import ImageService, RuntimeService
 from kubelite.kubelet.volumes import VolumeManager
@@ -87,7 +87,7 @@ class Kubelet:
         return dict(((self.node_object().get("status") or {}).get("allocatable")) or {})
 
     def now(self) -> str:
-        return rfc3339(time.time())
+        return format_unix_time(time.time())
 
     def log_dir(self, rec: PodRecord) -> Path:
         return self.cfg.logs_dir / f"{rec.namespace}_{rec.name}_{rec.uid}"

@@ -17,7 +17,6 @@ Pure parts (``machine_facts`` readers aside) are ``capacity``, ``conditions`` an
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import os
 import platform
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import kubelite
+from kubelite.api.helpers.conditions import transition_time
+from kubelite.api.helpers.times import now_micro_time, now_time
 from kubelite.client import LEASES, NAMESPACES, NODES, ApiError, Client, is_already_exists, is_conflict, is_not_found
 from kubelite.kubelet.config import AgentConfig
 
@@ -152,10 +153,8 @@ def conditions(r: Readings, runtime_ok: bool, now: str,
     out = []
     for ctype, (fine, pressure) in CONDITION_TEXT.items():
         status, reason, message = pressure if bad[ctype] else fine
-        old = prev.get(ctype) or {}
-        since = old.get("lastTransitionTime") if old.get("status") == status else None
         out.append({"type": ctype, "status": status, "reason": reason, "message": message,
-                    "lastHeartbeatTime": now, "lastTransitionTime": since or now})
+                    "lastHeartbeatTime": now, "lastTransitionTime": transition_time(prev.get(ctype), status, now)})
     return out
 
 
@@ -163,12 +162,6 @@ def _summary(conds: Any) -> dict[str, tuple[str, str]]:
     return {c.get("type"): (c.get("status"), c.get("reason")) for c in conds or () if isinstance(c, dict)}
 
 
-def rfc3339_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def micro_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_node(cfg: AgentConfig, facts: MachineFacts, r: Readings, *, runtime_version: str, kubelet_version: str,
@@ -228,7 +221,7 @@ class NodeAgent:
             pass
         r = await self._readings()
         obj = build_node(self.cfg, self.facts, r, runtime_version=self.runtime_version,
-                         kubelet_version=self.kubelet_version, now=rfc3339_now())
+                         kubelet_version=self.kubelet_version, now=now_time())
         try:
             created = await self.client.create(NODES, obj)
             self._remember(created)
@@ -240,7 +233,7 @@ class NodeAgent:
                                                                           "annotations": meta["annotations"]}})
             current = await self.client.get(NODES, self.cfg.node_name)
             prev = {c.get("type"): c for c in (current.get("status") or {}).get("conditions") or ()}
-            obj["status"]["conditions"] = conditions(r, True, rfc3339_now(), prev)
+            obj["status"]["conditions"] = conditions(r, True, now_time(), prev)
             updated = await self.client.patch(NODES, self.cfg.node_name, {"status": obj["status"]}, subresource="status")
             self._remember(updated)
         self._last_report = asyncio.get_running_loop().time()
@@ -279,7 +272,7 @@ class NodeAgent:
                                         "uid": self.uid}]
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                 "spec": {"holderIdentity": self.cfg.node_name, "leaseDurationSeconds": LEASE_DURATION,
-                         "renewTime": micro_now()}}
+                         "renewTime": now_micro_time()}}
 
     async def renew_lease(self) -> None:
         lease = self._lease()
@@ -326,7 +319,7 @@ class NodeAgent:
     async def report_status(self, *, force: bool = False) -> bool:
         """Patch the conditions if one changed or a report is due; True if written."""
         r = await self._readings()
-        conds = conditions(r, await self._runtime_ok(), rfc3339_now(), self._conditions)
+        conds = conditions(r, await self._runtime_ok(), now_time(), self._conditions)
         now = asyncio.get_running_loop().time()
         changed = _summary(conds) != self._last_summary
         if not (force or changed or now - self._last_report >= STATUS_REPORT_EVERY):

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from kubelite.api import schema
+from kubelite.api.helpers.times import format_micro_time, format_time
 from kubelite.api.jsonshape import Shape, Slot, shape
 from kubelite.machinery.errors import StatusError, bad_request
 
@@ -357,8 +358,8 @@ def _time(buf: bytes, a: int, b: int, ftype: str, resolve: Resolver) -> str | No
         raise _Malformed(f"timestamp {seconds} is out of range") from None
     if ftype == schema.MICRO_TIME:
         # MicroTime keeps microseconds; Time drops sub-second precision on both wires.
-        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{max(nanos, 0) // 1000 % 1000000:06d}Z"
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_micro_time(t.replace(microsecond=max(nanos, 0) // 1000 % 1000000))
+    return format_time(t)
 
 
 def _duration(buf: bytes, a: int, b: int, ftype: str, resolve: Resolver) -> str:

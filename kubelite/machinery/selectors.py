@@ -16,12 +16,13 @@ Invalid input raises ``StatusError`` 400 with Kubernetes' message, e.g.
 """
 from __future__ import annotations
 
-import re
+import contextlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from kubelite.api.helpers.names import is_qualified_name, is_valid_label_value
 from kubelite.machinery.errors import StatusError, bad_request
 
 # ---------------------------------------------------------------------------------------------
@@ -34,31 +35,47 @@ _VALID_OPS = ["!", "=", "==", "in", "!=", "notin", "exists", "gt", "lt"]
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """One label requirement: ``key op values`` (values sorted, as Kubernetes keeps them)."""
+    """One label requirement: ``key op values`` (values sorted, as Kubernetes keeps them).
+
+    ``matches`` runs for every object of a list or watch and, through node affinity, for every
+    pod x node in the scheduler's Filter, so the value set and a Gt/Lt operand are computed
+    once here (they take no part in equality or hashing)."""
 
     key: str
     operator: str
     values: tuple[str, ...] = ()
+    _set: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    _num: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_set", frozenset(self.values))
+        if self.operator in (GREATER_THAN, LESS_THAN) and len(self.values) == 1:
+            with contextlib.suppress(ValueError):
+                object.__setattr__(self, "_num", _go_int(self.values[0]))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
-        if op in (EQUALS, DOUBLE_EQUALS, IN):
+        if op is IN or op in (EQUALS, DOUBLE_EQUALS, IN):  # `is`: the parser's and node affinity's own constant
             v = labels.get(self.key)
-            return v is not None and v in self.values
+            return v is not None and v in self._set
         if op in (NOT_EQUALS, NOT_IN):
             v = labels.get(self.key)
-            return v is None or v not in self.values
+            return v is None or v not in self._set
         if op == EXISTS:
             return self.key in labels
         if op == DOES_NOT_EXIST:
             return self.key not in labels
         v = labels.get(self.key)
-        if v is None or len(self.values) != 1:
+        rv = self._num
+        if v is None or rv is None:
             return False
-        try:
-            lv, rv = _go_int(v), _go_int(self.values[0])
-        except ValueError:
-            return False
+        if v.isdigit() and v.isascii() and len(v) < 19:  # the common case, surely an int64
+            lv = int(v)
+        else:
+            try:
+                lv = _go_int(v)
+            except ValueError:
+                return False
         return lv > rv if op == GREATER_THAN else lv < rv
 
     def __str__(self) -> str:
@@ -136,67 +153,6 @@ class LabelSelector:
         return hash((self._nothing, self.requirements))
 
 
-# ---------------------------------------------------------------------------------------------
-# validation (apimachinery/pkg/util/validation), for the parser's messages
-
-_QNAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME}$")
-_QNAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-_LABEL_VALUE = f"({_QNAME})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                    "and must start and end with an alphanumeric character")
-_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUB = _DNS1123_LABEL + "(\\." + _DNS1123_LABEL + ")*"
-_DNS1123_SUB_RE = re.compile(f"^{_DNS1123_SUB}$")
-_DNS1123_SUB_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                    "and must start and end with an alphanumeric character")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    ex = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {ex}regex used for validation is '{fmt}')"
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """Kubernetes' IsQualifiedName: ``[prefix/]name`` of a label key or annotation key."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUB_RE.match(prefix):
-                errs.append("prefix part " + _regex_error(_DNS1123_SUB_MSG, _DNS1123_SUB, "example.com"))
-    else:
-        return ["a qualified name " + _regex_error(_QNAME_MSG, _QNAME, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QNAME_RE.match(name):
-        errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Kubernetes' IsValidLabelValue."""
-    errs: list[str] = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE, "MyValue", "my_value", "12345"))
-    return errs
-
-
 def _go_quote(s: str) -> str:
     out = []
     for ch in s:
@@ -236,7 +192,7 @@ def _go_int(s: str) -> int:
 def new_requirement(key: str, op: str, values: list[str]) -> Requirement:
     """Validate and build a requirement (labels.NewRequirement); 400 with its message if invalid."""
     errs: list[str] = []
-    if kerrs := qualified_name_errors(key):
+    if kerrs := is_qualified_name(key):
         errs.append(_invalid("key", key, "; ".join(kerrs)))
     if op in (IN, NOT_IN):
         if not values:
@@ -259,7 +215,7 @@ def new_requirement(key: str, op: str, values: list[str]) -> Requirement:
         supported = ", ".join(f'"{o}"' for o in _VALID_OPS)
         errs.append(f"operator: Unsupported value: {_go_quote(op)}: supported values: {supported}")
     for i, v in enumerate(values):
-        if verrs := label_value_errors(v):
+        if verrs := is_valid_label_value(v):
             errs.append(_invalid(f"values[{i}][{key}]", v, "; ".join(verrs)))
     if errs:
         raise bad_request(errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]")
@@ -352,7 +308,7 @@ class _Parser:
             tok, lit = self.take()
         if tok != _ID:
             raise bad_request(f"found '{lit}', expected: identifier")
-        if kerrs := qualified_name_errors(lit):
+        if kerrs := is_qualified_name(lit):
             raise bad_request(_invalid("<nil>", lit, "; ".join(kerrs)))
         key = lit
         if op == DOES_NOT_EXIST:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from kubelite.api.helpers.podutil import is_pod_terminal
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.selectors import EQUALS, LabelSelector, Requirement, from_label_selector
 from kubelite.scheduler.framework.interface import (
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("spec") or {}
 
@@ -48,10 +46,6 @@ def _meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 def is_assigned(pod: dict[str, Any]) -> bool:
     return bool(_spec(pod).get("nodeName"))
-
-
-def is_terminal(pod: dict[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
 
 
 def _conditions(node: dict[str, Any]) -> dict[str, str]:
@@ -192,7 +186,7 @@ def add_all_event_handlers(sched: "Scheduler", *, pods: "Informer", nodes: "Info
     # -- pods -------------------------------------------------------------------------------
 
     def on_pod_add(pod: dict[str, Any]) -> None:
-        if is_terminal(pod):
+        if is_pod_terminal(pod):
             return
         if is_assigned(pod):
             cache.add_pod(pod_info(pod))
@@ -202,7 +196,7 @@ def add_all_event_handlers(sched: "Scheduler", *, pods: "Informer", nodes: "Info
 
     def on_pod_update(old: dict[str, Any], new: dict[str, Any]) -> None:
         key = f"{_meta(new).get('namespace', '')}/{_meta(new).get('name', '')}"
-        if is_terminal(new):
+        if is_pod_terminal(new):
             on_pod_delete(new)
             return
         if is_assigned(new):

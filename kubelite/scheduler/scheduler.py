@@ -26,6 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
+from kubelite.api.helpers.podutil import get_pod_condition
+from kubelite.api.helpers.times import format_time
 from kubelite.client import (
     NAMESPACES, NODES, NORMAL, PODS, REPLICASETS, REPLICATIONCONTROLLERS, SERVICES, STATEFULSETS, WARNING, ApiError,
     Client, EventRecorder, FakeRecorder, LeaderElector, SharedInformerFactory, index_by_namespace,
@@ -66,13 +68,6 @@ class SchedulerStats:
 
 def _truncate(msg: str) -> str:
     return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 3] + "..."
-
-
-def _condition(pod: dict[str, Any], ctype: str) -> dict[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or ():
-        if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
-    return None
 
 
 class Scheduler:
@@ -303,14 +298,14 @@ class Scheduler:
                 self.queue.delete_nominated_pod(key)
         message = _truncate(message)
         self.recorder.event(pi.pod, WARNING, "FailedScheduling", message)
-        old = _condition(current, POD_SCHEDULED)
+        old = get_pod_condition(current, POD_SCHEDULED)
         current_nominated = (current.get("status") or {}).get("nominatedNodeName") or ""
         nominated_change = nominating if nominating is not None and nominating != current_nominated else None
         unchanged = (old is not None and old.get("status") == "False" and old.get("reason") == reason
                      and old.get("message") == message)
         if unchanged and nominated_change is None:
             return
-        now = self.clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(self.clock.wall())
         transition = old.get("lastTransitionTime") if old is not None and old.get("status") == "False" else now
         condition = None if unchanged else {"type": POD_SCHEDULED, "status": "False", "reason": reason,
                                             "message": message, "lastProbeTime": None,

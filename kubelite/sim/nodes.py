@@ -12,7 +12,6 @@ when ``pods`` <= 254 (so slot 0 -> 10.200.0.1 and 10.64.0.0/24, slot 300 -> 10.2
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import ipaddress
 import uuid
@@ -206,15 +205,6 @@ def node_addresses(node: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 # -- objects --------------------------------------------------------------------------------------
-
-
-def micro_time(t: dt.datetime) -> str:
-    """metav1.MicroTime: ``2025-01-01T00:00:00.000000Z`` (Lease renewTime)."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def rfc3339(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 ConditionSummary = Mapping[str, tuple[str, str]]

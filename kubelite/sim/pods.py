@@ -6,10 +6,11 @@ API. Statuses mirror the real kubelet's: containers sorted by name, ``Initialize
 ``ContainersReady`` / ``Ready`` / ``PodReadyToStartContainers`` / ``PodScheduled`` conditions,
 init containers completed at once (sidecars -- init containers with ``restartPolicy: Always``
 -- keep running), image references normalised like containerd reports them (``nginx`` ->
-``docker.io/library/nginx:latest``). Admission follows the kubelet's resource fit: a pod whose
-requests do not fit the node's allocatable next to the pods already admitted fails with
-``OutOfcpu`` / ``OutOfmemory`` / ``OutOfpods`` ... (only reachable by pods bound without the
-scheduler, e.g. created with ``spec.nodeName``).
+``docker.io/library/nginx:latest``). Admission follows the kubelet's resource fit
+(``kubelite.api.helpers.resources``, shared with the node agent): a pod whose requests do not
+fit the node's allocatable next to the pods already admitted fails with ``OutOfcpu`` /
+``OutOfmemory`` / ``OutOfpods`` ... (only reachable by pods bound without the scheduler, e.g.
+created with ``spec.nodeName``).
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import hashlib
 import ipaddress
 from typing import Any, Mapping
 
+from kubelite.api.helpers.conditions import transition_time
+from kubelite.api.helpers.podutil import readiness_gate_problem
 from kubelite.machinery import quantity
 
 Obj = dict[str, Any]
-TERMINAL_PHASES = ("Succeeded", "Failed")
 #: conditions the kubelet owns; others (DisruptionTarget, readiness gates...) are kept as found
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
 
@@ -108,75 +110,6 @@ class PodIPPool:
 # -- admission ------------------------------------------------------------------------------------
 
 
-def _add_requests(total: dict[str, int], container: Mapping[str, Any]) -> None:
-    for name, q in (((container.get("resources") or {}).get("requests")) or {}).items():
-        try:
-            total[name] = total.get(name, 0) + quantity.to_milli(q)
-        except ValueError:  # the API server validated it; tolerate anything odd
-            continue
-
-
-def pod_requests(pod: Mapping[str, Any]) -> dict[str, int]:
-    """Effective requests in milli-units (cpu 1 -> 1000, memory 1Ki -> 1024000): the larger of
-    the running set (containers + sidecars) and each init container (with the sidecars started
-    before it), plus ``spec.overhead`` -- the kubelet's and scheduler's formula.
-
-    Example: containers 1 + 1 cpu, one init container 3 cpu -> 3000.
-    """
-    spec = pod.get("spec") or {}
-    running: dict[str, int] = {}
-    for c in spec.get("containers") or ():
-        _add_requests(running, c)
-    sidecars: dict[str, int] = {}
-    peak: dict[str, int] = {}
-    for c in spec.get("initContainers") or ():
-        if c.get("restartPolicy") == "Always":
-            _add_requests(sidecars, c)
-            continue
-        step = dict(sidecars)
-        _add_requests(step, c)
-        for k, v in step.items():
-            peak[k] = max(peak.get(k, 0), v)
-    for k, v in sidecars.items():
-        running[k] = running.get(k, 0) + v
-    total = {k: max(running.get(k, 0), peak.get(k, 0)) for k in set(running) | set(peak)}
-    for name, q in (spec.get("overhead") or {}).items():
-        try:
-            total[name] = total.get(name, 0) + quantity.to_milli(q)
-        except ValueError:
-            continue
-    return total
-
-
-def _shown(resource: str, milli: int) -> int:
-    # The kubelet prints cpu in millicores and everything else in whole units.
-    return milli if resource == "cpu" else -(-milli // 1000)
-
-
-def check_fit(requests: Mapping[str, int], allocatable: Mapping[str, int], used: Mapping[str, int],
-              pods_used: int) -> tuple[str, str] | None:
-    """None if the pod fits, else the kubelet's (reason, message) for the first short resource.
-
-    Example: requests {cpu: 2000}, allocatable {cpu: 32000}, used {cpu: 31000} ->
-    ("OutOfcpu", "Pod was rejected: Node didn't have enough resource: cpu, requested: 2000,
-    used: 31000, capacity: 32000").
-    """
-    max_pods = allocatable.get("pods", 0) // 1000
-    if pods_used + 1 > max_pods:
-        return ("OutOfpods", "Pod was rejected: Node didn't have enough resource: pods, requested: 1, "
-                             f"used: {pods_used}, capacity: {max_pods}")
-    for name in sorted(requests):
-        want = requests[name]
-        if want <= 0 or name == "pods":
-            continue
-        have = allocatable.get(name, 0)
-        if used.get(name, 0) + want > have:
-            return (f"OutOf{name}", f"Pod was rejected: Node didn't have enough resource: {name}, "
-                                    f"requested: {_shown(name, want)}, used: {_shown(name, used.get(name, 0))}, "
-                                    f"capacity: {_shown(name, have)}")
-    return None
-
-
 def milli_map(resources: Mapping[str, str]) -> dict[str, int]:
     return {k: quantity.to_milli(v) for k, v in resources.items()}
 
@@ -213,9 +146,8 @@ def container_id(pod_uid: str, name: str, attempt: int = 0) -> str:
 
 def _condition(ctype: str, status: str, now: str, old: Mapping[str, Mapping[str, Any]],
                reason: str | None = None, message: str | None = None) -> Obj:
-    prev = old.get(ctype)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
-    cond: Obj = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
+    cond: Obj = {"type": ctype, "status": status, "lastProbeTime": None,
+                 "lastTransitionTime": transition_time(old.get(ctype), status, now)}
     if reason:
         cond["reason"] = reason
     if message:
@@ -232,19 +164,6 @@ def _conditions(pod: Mapping[str, Any], mine: list[Obj]) -> list[Obj]:
 
 def _old_conditions(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(c.get("type")): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
-
-
-def readiness_gate_problem(pod: Mapping[str, Any]) -> str | None:
-    """Why ``spec.readinessGates`` keep the pod unready (None when every gate is True)."""
-    found = _old_conditions(pod)
-    for gate in (pod.get("spec") or {}).get("readinessGates") or ():
-        ctype = str((gate or {}).get("conditionType"))
-        cond = found.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
-    return None
 
 
 def _started_at(pod: Mapping[str, Any], name: str, field: str) -> str | None:
@@ -311,30 +230,48 @@ def running_status(pod: Mapping[str, Any], *, pod_ip: str, host_ip: str, now: st
 def succeeded_status(pod: Mapping[str, Any], *, now: str) -> Obj:
     """Every container exited 0 (reason Completed); Ready and ContainersReady go False with
     reason PodCompleted, as the kubelet reports a finished Job pod. IPs are kept."""
+    return terminated_status(pod, now=now, exit_code=0)
+
+
+def terminated_status(pod: Mapping[str, Any], *, now: str, exit_code: int) -> Obj:
+    """Every container (init containers and sidecars too) terminated with ``exit_code`` at
+    ``now``: 0 -> reason Completed and phase Succeeded, else reason Error and phase Failed
+    (the kubelet gives a pod whose containers all stopped a terminal phase, also when it is
+    being deleted). Ready and ContainersReady go False (reason PodCompleted / PodFailed),
+    PodReadyToStartContainers False (the sandbox is gone); IPs are kept.
+
+    Example: a deleted pod whose container ignores SIGTERM and is killed when its grace period
+    ends: exit_code 137 -> terminated {exitCode: 137, reason: Error}, phase Failed."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     uid = meta.get("uid", "")
     old_status = pod.get("status") or {}
     old = _old_conditions(pod)
+    ok = exit_code == 0
+    why = "PodCompleted" if ok else "PodFailed"
     conditions = _conditions(pod, [
         _condition("PodReadyToStartContainers", "False", now, old),
-        _condition("Initialized", "True", now, old, "PodCompleted"),
-        _condition("Ready", "False", now, old, "PodCompleted"),
-        _condition("ContainersReady", "False", now, old, "PodCompleted"),
+        _condition("Initialized", "True", now, old, "PodCompleted" if ok else None),
+        _condition("Ready", "False", now, old, why),
+        _condition("ContainersReady", "False", now, old, why),
         _condition("PodScheduled", "True", now, old),
     ])
 
     def terminated(c: Mapping[str, Any], field: str) -> Obj:
         name, image = c.get("name", ""), c.get("image", "")
         cid = container_id(uid, name)
+        done = old_terminated(pod, name, field)
+        if done is not None:  # an init container that completed long ago keeps its record
+            state = done
+        else:
+            state = {"exitCode": exit_code, "reason": "Completed" if ok else "Error", "containerID": cid,
+                     "startedAt": _started_at(pod, name, field) or old_status.get("startTime") or now,
+                     "finishedAt": now}
         return {"name": name, "ready": False, "started": False, "restartCount": 0,
                 "image": normalize_image(image), "imageID": image_id(image), "containerID": cid,
-                "lastState": {}, "state": {"terminated": {
-                    "exitCode": 0, "reason": "Completed", "containerID": cid,
-                    "startedAt": _started_at(pod, name, field) or old_status.get("startTime") or now,
-                    "finishedAt": now}}}
+                "lastState": {}, "state": {"terminated": state}}
 
     status: Obj = {
-        "phase": "Succeeded",
+        "phase": "Succeeded" if ok else "Failed",
         "conditions": conditions,
         "startTime": old_status.get("startTime") or now,
         "containerStatuses": [terminated(c, "containerStatuses")
@@ -346,6 +283,14 @@ def succeeded_status(pod: Mapping[str, Any], *, now: str) -> Obj:
     if spec.get("initContainers"):
         status["initContainerStatuses"] = [terminated(c, "initContainerStatuses") for c in spec["initContainers"]]
     return status
+
+
+def old_terminated(pod: Mapping[str, Any], name: str, field: str) -> Obj | None:
+    """The terminated state a container already reported (a completed init container)."""
+    cs = next((c for c in (pod.get("status") or {}).get(field) or ()
+               if isinstance(c, dict) and c.get("name") == name), None)
+    term = ((cs or {}).get("state") or {}).get("terminated")
+    return dict(term) if isinstance(term, dict) else None
 
 
 def rejected_status(pod: Mapping[str, Any], reason: str, message: str, *, host_ip: str, now: str) -> Obj:
@@ -386,8 +331,3 @@ def uses_host_network(pod: Mapping[str, Any]) -> bool:
 
 def restart_always(pod: Mapping[str, Any]) -> bool:
     return ((pod.get("spec") or {}).get("restartPolicy") or "Always") == "Always"
-
-
-def terminal(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
-

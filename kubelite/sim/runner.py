@@ -31,7 +31,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
-from kubelite.api.registry import parse_time
+from kubelite.api.helpers.podutil import TERMINAL_PHASES, is_pod_terminal
+from kubelite.api.helpers.resources import check_fit, pod_requests
+from kubelite.api.helpers.times import format_micro_time, format_time, parse_time
 from kubelite.client import (LEASES, NAMESPACES, NODES, PODS, ApiError, Client, Clock, ExponentialBackoff,
                              Informer, QueueShutDown, Store, TransportError, WorkQueue, is_already_exists, is_conflict,
                              is_not_found, object_key)
@@ -66,6 +68,7 @@ class SimStats:
     pods_started: int = 0
     pods_completed: int = 0
     pods_rejected: int = 0
+    pods_stopped: int = 0   # deleted pods whose containers were reported terminated
     pods_deleted: int = 0
     write_errors: int = 0
 
@@ -117,7 +120,7 @@ class _Node:
 
 
 class _Pod:
-    __slots__ = ("uid", "node", "state", "started", "delete_due", "requests", "admitted")
+    __slots__ = ("uid", "node", "state", "started", "delete_due", "exit_code", "stopped", "requests", "admitted")
 
     def __init__(self, uid: str, node: _Node) -> None:
         self.uid = uid
@@ -125,6 +128,8 @@ class _Pod:
         self.state = ""            # "" | running | Succeeded | Failed -- what we last wrote/saw
         self.started = 0.0         # clock.now() when the containers started
         self.delete_due: float | None = None
+        self.exit_code = 0          # what the containers exit with when deletion stops them
+        self.stopped = False        # their terminated status is written
         self.requests: dict[str, int] = {}
         self.admitted = False
 
@@ -298,7 +303,7 @@ class SimCluster:
                 queue.done(key)
 
     def _now(self) -> str:
-        return N.rfc3339(self.clock.wall())
+        return format_time(self.clock.wall())
 
     # -- registration -----------------------------------------------------------------------------
 
@@ -390,7 +395,7 @@ class SimCluster:
 
     async def _ensure_lease(self, node: _Node) -> None:
         """Create the node's Lease, or take over an existing one (a restarted sim)."""
-        lease = N.build_lease(node.name, node.uid, N.micro_time(self.clock.wall()), self.lease_duration)
+        lease = N.build_lease(node.name, node.uid, format_micro_time(self.clock.wall()), self.lease_duration)
         for attempt in range(2):
             try:
                 created = await self.client.create(LEASES, lease, field_manager=self.field_manager)
@@ -448,7 +453,7 @@ class SimCluster:
             await self._ensure_lease(node)
             self.stats.lease_renewals += 1
             return
-        lease = N.build_lease(node.name, node.uid, N.micro_time(self.clock.wall()), self.lease_duration)
+        lease = N.build_lease(node.name, node.uid, format_micro_time(self.clock.wall()), self.lease_duration)
         lease["metadata"]["resourceVersion"] = node.lease_rv
         try:
             renewed = await self.client.update(LEASES, lease, field_manager=self.field_manager)
@@ -518,7 +523,7 @@ class SimCluster:
         status = pod.get("status") or {}
         if not P.uses_host_network(pod):
             st.node.pool.reserve(key, status.get("podIP", ""))
-        self._admit(st, P.pod_requests(pod))
+        self._admit(st, pod_requests(pod))
         st.state = "running"
         started = self.clock.now()
         with contextlib.suppress(ValueError, TypeError):
@@ -568,11 +573,11 @@ class SimCluster:
         if meta.get("deletionTimestamp"):
             await self._sync_deleting(key, st, pod, now)
             return
-        if P.terminal(pod):
+        if is_pod_terminal(pod):
             self._release(key, st)
             st.state = pod["status"]["phase"]
             return
-        if st.state in P.TERMINAL_PHASES:
+        if st.state in TERMINAL_PHASES:
             return  # our terminal write has not reached the cache yet
         if st.state == "":
             if P.is_running_ours(pod):
@@ -596,8 +601,8 @@ class SimCluster:
     async def _start_pod(self, key: str, st: _Pod, pod: dict[str, Any], node: _Node) -> bool:
         """Admit and start the pod (True), or reject it with phase Failed (False)."""
         if not st.admitted:
-            requests = P.pod_requests(pod)
-            rejection = P.check_fit(requests, node.allocatable, node.used, node.active)
+            requests = pod_requests(pod)
+            rejection = check_fit(requests, node.allocatable, node.used, node.active)
             if rejection is not None:
                 await self._write_status(pod, P.rejected_status(pod, *rejection, host_ip=node.ip, now=self._now()))
                 st.state = "Failed"
@@ -619,35 +624,48 @@ class SimCluster:
         return True
 
     async def _sync_deleting(self, key: str, st: _Pod, pod: dict[str, Any], now: float) -> None:
-        """A pod marked for deletion: its containers stop within the grace period (at most
-        ``pod_stop_time``), the pod is reported with its containers terminated and not Ready,
-        then the kubelet removes the object for real (grace 0). A later, shorter grace wins."""
+        """A pod marked for deletion, as the kubelet ends it: its containers get SIGTERM and
+        stop after ``pod_stop_time`` -- exit code 0, reason Completed -- or are killed when the
+        grace period ends first -- 137, reason Error; then the status reports them terminated
+        (Ready and ContainersReady False, a terminal phase), and only then is the object
+        removed for real (grace 0, uid precondition). A later, shorter grace wins. Pods that
+        never ran (or already finished) have nothing to stop and go at once.
+
+        Example: grace 30 s, stop time 1 s: at +1 s the pod shows Ready=False, containers
+        terminated with exit code 0, phase Succeeded, and is deleted right after."""
         meta = pod["metadata"]
-        grace = meta.get("deletionGracePeriodSeconds") or 0
-        due = now + min(max(0, int(grace)), self.pod_stop_time)
+        grace = max(0, int(meta.get("deletionGracePeriodSeconds") or 0))
+        running = st.state == "running"
+        stop = min(grace, self.pod_stop_time) if running else 0.0
+        due = now + stop
         if st.delete_due is None or due < st.delete_due:
             st.delete_due = due
+            st.exit_code = 0 if self.pod_stop_time <= grace else 137
         if now < st.delete_due:
             self._pod_queue.add_after(key, st.delete_due - now)
             return
-        if not P.terminal(pod) and st.state != "stopped":
-            # As a kubelet: the containers have exited, so report them terminated and the pod not
-            # Ready (clients waiting for Ready=False see it), then remove the object.
+        if running and not st.stopped:
+            # The containers are stopped and the sandbox gone: free the pod's resources and IP
+            # before anyone can see it terminal -- the scheduler may bind a pod into that room
+            # the moment it does, and admission must not still count this one.
+            self._release(key, st)
             try:
-                await self._write_status(pod, P.succeeded_status(pod, now=self._now()))
+                await self._write_status(pod, P.terminated_status(pod, now=self._now(), exit_code=st.exit_code))
             except ApiError as e:
-                if not is_not_found(e):
+                if not (is_not_found(e) or e.code == 409):  # gone already, or a namesake now
                     raise
-            st.state = "stopped"
+            st.stopped = True
+            self.stats.pods_stopped += 1
         try:
             await self.client.delete(PODS, meta["name"], namespace=meta["namespace"], grace_period_seconds=0,
                                      preconditions={"uid": st.uid})
         except ApiError as e:
-            if not (is_not_found(e) or e.code == 409):  # gone already, or a namesake now
+            if not (is_not_found(e) or e.code == 409):
                 raise
+        else:
+            self.stats.pods_deleted += 1
         self._release(key, st)
         self._pods.pop(key, None)
-        self.stats.pods_deleted += 1
 
     # -- introspection ----------------------------------------------------------------------------
 

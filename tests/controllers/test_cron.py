@@ -81,7 +81,7 @@ def test_job_from_template_and_history():
     job = job_from_template(cj, t(2025, 1, 1, 10), UTC)
     assert job["metadata"]["name"] == cron.job_name("c", t(2025, 1, 1, 10))
     assert job["metadata"]["ownerReferences"][0]["controller"] is True
-    assert job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] == "2025-01-01T10:00:00+00:00"
+    assert job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] == "2025-01-01T10:00:00Z"  # Go RFC 3339: Z for UTC
     jobs = [{"metadata": {"name": f"j{i}", "creationTimestamp": f"2025-01-01T0{i}:00:00Z"},
              "status": {"conditions": [{"type": "Complete", "status": "True"}]}} for i in range(5)]
     assert [j["metadata"]["name"] for j in history_to_delete(jobs, "Complete", 3)] == ["j0", "j1"]

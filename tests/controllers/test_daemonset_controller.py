@@ -2,7 +2,6 @@
 server (the test plays scheduler + kubelet for the pods it pins)."""
 from __future__ import annotations
 
-import pytest
 
 from kubelite.client import CONTROLLERREVISIONS, DAEMONSETS, NODES
 from kubelite.controllers import nodefit
@@ -26,17 +25,6 @@ from .workloads import (
 def node(name, labels=None, taints=None):
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}},
             "spec": {"taints": taints or []}}
-
-
-@pytest.mark.parametrize("tol,taint,ok", [
-    ({"operator": "Exists"}, {"key": "a", "value": "b", "effect": "NoSchedule"}, True),
-    ({"key": "a", "operator": "Equal", "value": "b"}, {"key": "a", "value": "b", "effect": "NoExecute"}, True),
-    ({"key": "a", "value": "c"}, {"key": "a", "value": "b", "effect": "NoSchedule"}, False),
-    ({"key": "a", "operator": "Exists", "effect": "NoExecute"}, {"key": "a", "effect": "NoSchedule"}, False),
-    ({"key": "", "operator": "Equal"}, {"key": "a", "effect": "NoSchedule"}, False),
-])
-def test_tolerations(tol, taint, ok):
-    assert nodefit.toleration_tolerates(tol, taint) is ok
 
 
 def test_should_run_and_pinning():

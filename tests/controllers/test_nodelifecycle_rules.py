@@ -7,26 +7,12 @@ from typing import Any
 import pytest
 
 from kubelite.controllers.nodelifecycle import (TAINT_NOT_READY, TAINT_UNREACHABLE, desired_managed_taints,
-                                                eviction_delay, eviction_time, reconcile_taints, tolerates,
+                                                eviction_delay, eviction_time, reconcile_taints,
                                                 unknown_conditions)
 
 Obj = dict[str, Any]
 T0 = dt.datetime(2025, 1, 1, 10, 0, tzinfo=dt.timezone.utc)
 UNREACHABLE = {"key": TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T10:00:00Z"}
-
-
-@pytest.mark.parametrize("toleration,taint,expected", [
-    ({"key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute"}, {"key": "k", "value": "v", "effect": "NoExecute"}, True),
-    ({"key": "k", "value": "v"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, True),   # empty effect: all
-    ({"key": "k", "value": "x"}, {"key": "k", "value": "v", "effect": "NoExecute"}, False),
-    ({"key": "k", "operator": "Exists"}, {"key": "k", "value": "v", "effect": "NoExecute"}, True),
-    ({"operator": "Exists"}, {"key": "any", "effect": "NoExecute"}, True),                     # wildcard
-    ({"operator": "Equal"}, {"key": "any", "effect": "NoExecute"}, False),
-    ({"key": "k", "operator": "Exists", "effect": "NoSchedule"}, {"key": "k", "effect": "NoExecute"}, False),
-    ({"key": "other", "operator": "Exists"}, {"key": "k", "effect": "NoExecute"}, False),
-])
-def test_tolerates(toleration: Obj, taint: Obj, expected: bool) -> None:
-    assert tolerates(toleration, taint) is expected
 
 
 def pod_with(*tolerations: Obj) -> Obj:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubelite.api.helpers.resources import pod_requests
 from kubelite.sim import pods as P
 
 
@@ -33,31 +34,6 @@ def test_ip_pool_round_robin_reuse_and_reserve() -> None:
     assert not pool2.reserve("y", "10.99.0.1") and not pool2.reserve("y", "bogus")
     pool2.release("x")
     assert pool2.reserve("y", "10.64.1.7")
-
-
-@pytest.mark.parametrize("pod, want", [
-    (make_pod(c("a", cpu="1"), c("b", cpu="500m", memory="1Ki")), {"cpu": 1500, "memory": 1024000}),
-    (make_pod(c("a", cpu="1"), c("b", cpu="1"), init=(c("i", cpu="3"),)), {"cpu": 3000}),
-    # a sidecar's requests count for the whole life of the pod and under later init containers
-    (make_pod(c("a", cpu="1"), init=({**c("s", cpu="1"), "restartPolicy": "Always"}, c("i", cpu="1500m"))),
-     {"cpu": 2500}),
-    (make_pod(c("a", cpu="1"), overhead={"cpu": "250m"}), {"cpu": 1250}),
-    (make_pod(c("a")), {}),
-])
-def test_pod_requests(pod, want) -> None:
-    assert P.pod_requests(pod) == want
-
-
-def test_check_fit() -> None:
-    alloc = P.milli_map({"cpu": "32", "memory": "1Gi", "pods": "2", "nvidia.com/gpu": "1"})
-    assert P.check_fit({"cpu": 2000}, alloc, {"cpu": 30000}, 0) is None
-    reason, msg = P.check_fit({"cpu": 2000}, alloc, {"cpu": 31000}, 0)
-    assert reason == "OutOfcpu"
-    assert msg == ("Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: 31000, "
-                   "capacity: 32000")
-    assert P.check_fit({"memory": 2 * 1024**3 * 1000}, alloc, {}, 0)[0] == "OutOfmemory"
-    assert P.check_fit({"example.com/fpga": 1000}, alloc, {}, 0)[0] == "OutOfexample.com/fpga"
-    assert P.check_fit({}, alloc, {}, 2)[0] == "OutOfpods"
 
 
 @pytest.mark.parametrize("image, want", [
@@ -128,7 +104,7 @@ def test_slim_pod_keeps_what_statuses_read() -> None:
     assert "labels" not in slim["metadata"] and "managedFields" not in slim["metadata"]
     assert slim["metadata"]["deletionGracePeriodSeconds"] == 5 and slim["metadata"]["resourceVersion"] == "7"
     assert "volumes" not in slim["spec"] and "env" not in slim["spec"]["containers"][0]
-    assert P.pod_requests(slim) == P.pod_requests(pod)
+    assert pod_requests(slim) == pod_requests(pod)
     now = "T"
     assert P.running_status(slim, pod_ip="1.2.3.4", host_ip="1.2.3.4", now=now) == \
         P.running_status(pod, pod_ip="1.2.3.4", host_ip="1.2.3.4", now=now)

@@ -4,8 +4,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from kubelite.client import LEASES, NODES, PODS, ApiError, FakeClock
+import pytest
+
+from kubelite.client import LEASES, NODES, PODS, FakeClock
 from kubelite.sim import SIM_LABEL, SimCluster
+
+from tests.inprocess import is_gone
 
 from .conftest import eventually
 
@@ -185,14 +189,7 @@ async def test_gracefully_deleted_pod_disappears_after_grace(api) -> None:
         await asyncio.sleep(0.05)
         await client.get(PODS, "doomed", namespace="default")  # still terminating
         await clock.advance(10.5)
-
-        async def gone() -> bool:
-            try:
-                await client.get(PODS, "doomed", namespace="default")
-            except ApiError as e:
-                return e.code == 404
-            return False
-        await eventually(gone, what="pod deleted")
+        await eventually(lambda: is_gone(client, PODS, "doomed"), what="pod deleted")
         assert sim.stats.pods_deleted == 1
 
 
@@ -205,14 +202,97 @@ async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api)
         await client.delete(PODS, "quick", namespace="default")
         await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
         await clock.advance(1.5)
+        await eventually(lambda: is_gone(client, PODS, "quick"), what="pod deleted")
 
-        async def gone() -> bool:
-            try:
-                await client.get(PODS, "quick", namespace="default")
-            except ApiError as e:
-                return e.code == 404
-            return False
-        await eventually(gone, what="pod deleted")
+
+async def _watch_until_deleted(client, name: str, rv: str, seen: list[tuple[str, dict]]) -> None:
+    async with client.watch(PODS, namespace="default", resource_version=rv,
+                            field_selector=f"metadata.name={name}", timeout_seconds=30) as w:
+        async for kind, obj in w:
+            if kind == "BOOKMARK":
+                continue
+            seen.append((kind, obj))
+            if kind == "DELETED":
+                return
+
+
+@pytest.mark.parametrize("stop_time,grace,exit_code,reason,phase,after", [
+    (1.0, 30, 0, "Completed", "Succeeded", 1.5),     # handles SIGTERM: stops after 1 s, exit 0
+    (60.0, 20, 137, "Error", "Failed", 20.5),        # ignores it: killed when the grace ends
+])
+async def test_deleted_pod_reports_containers_terminated_and_not_ready_before_it_goes(
+        api, stop_time: float, grace: int, exit_code: int, reason: str, phase: str, after: float) -> None:
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, clock=clock, pod_stop_time=stop_time) as sim:
+        await client.create(PODS, pod("ending", "sim-0", grace=grace,
+                                      initContainers=[{"name": "init", "image": "busybox"}]))
+        running = await eventually(lambda: _phase(client, "ending", "Running"), what="Running")
+        assert cond(running, "Ready")["status"] == "True"
+        seen: list[tuple[str, dict]] = []
+        watcher = asyncio.create_task(_watch_until_deleted(client, "ending", running["metadata"]["resourceVersion"],
+                                                           seen))
+        await client.delete(PODS, "ending", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(after - 1.0)
+        await asyncio.sleep(0.05)
+        assert (await client.get(PODS, "ending", namespace="default"))["status"]["phase"] == "Running"
+        await clock.advance(1.0)
+        await asyncio.wait_for(watcher, 10)
+        kinds = [k for k, _ in seen]
+        assert kinds[-1] == "DELETED", kinds
+        # The last state before the object went: stopped containers, not Ready.
+        final = [o for k, o in seen if k == "MODIFIED"][-1]
+        st = final["status"]
+        assert st["phase"] == phase
+        for t in ("Ready", "ContainersReady"):
+            assert cond(final, t)["status"] == "False", t
+            assert cond(final, t)["reason"] == ("PodCompleted" if exit_code == 0 else "PodFailed")
+        for cs in st["containerStatuses"]:
+            term = cs["state"]["terminated"]
+            assert (term["exitCode"], term["reason"]) == (exit_code, reason)
+            assert not cs["ready"] and term["finishedAt"]
+        init = st["initContainerStatuses"][0]["state"]["terminated"]
+        assert (init["exitCode"], init["reason"]) == (0, "Completed")   # it finished long before
+        # Every event before that one still showed it Ready: the switch is the stop, not the deletion.
+        marked = [o for k, o in seen if k == "MODIFIED" and o["metadata"].get("deletionTimestamp")]
+        assert cond(marked[0], "Ready")["status"] == "True"
+        assert sim.stats.pods_stopped == 1 and sim.stats.pods_deleted == 1
+
+
+async def test_a_stopped_pods_room_is_free_before_the_pod_object_goes(api) -> None:
+    # A finalizer keeps the deleted pod's object after the sim's grace-0 delete; a pod bound
+    # into the room it left must be admitted, not rejected OutOfcpu.
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, cpu="4", clock=clock, pod_stop_time=1.0) as sim:
+        hog = pod("hog", "sim-0", grace=30)
+        hog["metadata"]["finalizers"] = ["example.com/hold"]
+        hog["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "3"}}
+        await client.create(PODS, hog)
+        running = await eventually(lambda: _phase(client, "hog", "Running"), what="hog Running")
+        node = sim._nodes[0]
+        assert node.used.get("cpu") == 3000
+        used_when_terminal: list[int] = []
+
+        async def watch() -> None:
+            async with client.watch(PODS, namespace="default", resource_version=running["metadata"]["resourceVersion"],
+                                    field_selector="metadata.name=hog", timeout_seconds=30) as w:
+                async for kind, obj in w:
+                    if kind == "MODIFIED" and obj["status"].get("phase") == "Succeeded":
+                        used_when_terminal.append(node.used.get("cpu", 0))  # what admission sees now
+                        return
+        watcher = asyncio.create_task(watch())
+        await client.delete(PODS, "hog", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(1.5)
+        await asyncio.wait_for(watcher, 10)
+        assert used_when_terminal == [0]
+        late = pod("late", "sim-0")
+        late["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2"}}
+        await client.create(PODS, late)
+        await eventually(lambda: _phase(client, "late", "Running"), what="late admitted")
+        await client.patch(PODS, "hog", {"metadata": {"finalizers": None}}, namespace="default")
 
 
 async def test_deleted_pod_reports_not_ready_and_terminated_before_removal(api) -> None:

@@ -15,8 +15,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubelite.api.helpers.conditions import find_condition
+from kubelite.api.helpers.times import format_time, try_parse_time
 from kubelite.controllers.deployment import util
-from kubelite.controllers.podcontrol import get_condition, name_of, parse_ts
+from kubelite.controllers.podcontrol import (
+    name_of,
+)
 
 Obj = dict[str, Any]
 
@@ -24,12 +28,12 @@ Obj = dict[str, Any]
 def timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime) -> bool:
     if not util.has_progress_deadline(d):
         return False
-    cond = get_condition(status.get("conditions"), "Progressing")
+    cond = find_condition(status.get("conditions"), "Progressing")
     if cond is None or cond.get("reason") == util.REASON_NEW_RS_AVAILABLE:
         return False
     if cond.get("reason") == util.REASON_TIMED_OUT:
         return True
-    since = parse_ts(cond.get("lastUpdateTime"))
+    since = try_parse_time(cond.get("lastUpdateTime"))
     if since is None:
         return False
     deadline = since + dt.timedelta(seconds=int((d.get("spec") or {}).get("progressDeadlineSeconds") or 0))
@@ -39,11 +43,11 @@ def timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime)
 def rollout_status(all_rss: Sequence[Mapping[str, Any] | None], new_rs: Mapping[str, Any] | None,
                    d: Mapping[str, Any], now: dt.datetime) -> tuple[Obj, float | None]:
     """(new status, seconds until the deadline should be re-checked or None)."""
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     status = util.calculate_status(all_rss, new_rs, d, stamp)
     if not util.has_progress_deadline(d):
         util.remove_condition(status, "Progressing")
-    current = get_condition(status.get("conditions"), "Progressing")
+    current = find_condition(status.get("conditions"), "Progressing")
     complete = ((status.get("replicas") or 0) == (status.get("updatedReplicas") or 0) and current is not None
                 and current.get("reason") == util.REASON_NEW_RS_AVAILABLE)
     subject = f'ReplicaSet "{name_of(new_rs)}"' if new_rs is not None else f'Deployment "{name_of(d)}"'
@@ -67,7 +71,7 @@ def rollout_status(all_rss: Sequence[Mapping[str, Any] | None], new_rs: Mapping[
     failure = None
     for rs in all_rss:
         if rs is not None:
-            failure = get_condition((rs.get("status") or {}).get("conditions"), "ReplicaFailure") or failure
+            failure = find_condition((rs.get("status") or {}).get("conditions"), "ReplicaFailure") or failure
     if failure is not None:
         util.set_condition(status, {"type": "ReplicaFailure", "status": failure.get("status", "True"),
                                     "lastUpdateTime": failure.get("lastTransitionTime", stamp),
@@ -80,12 +84,12 @@ def rollout_status(all_rss: Sequence[Mapping[str, Any] | None], new_rs: Mapping[
 
 def requeue_after(d: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime) -> float | None:
     """Seconds until a stuck rollout's deadline passes (so the controller looks again then)."""
-    cond = get_condition(status.get("conditions"), "Progressing")
+    cond = find_condition(status.get("conditions"), "Progressing")
     if not util.has_progress_deadline(d) or cond is None:
         return None
     if util.deployment_complete(d, status) or cond.get("reason") == util.REASON_TIMED_OUT:
         return None
-    since = parse_ts(cond.get("lastUpdateTime"))
+    since = try_parse_time(cond.get("lastUpdateTime"))
     if since is None:
         return None
     deadline = since + dt.timedelta(seconds=int((d.get("spec") or {}).get("progressDeadlineSeconds") or 0))
@@ -96,7 +100,7 @@ def paused_condition(d: Mapping[str, Any], now: str) -> Obj | None:
     """The Progressing condition to record when the Deployment was paused or resumed, or None."""
     if not util.has_progress_deadline(d):
         return None
-    cond = get_condition((d.get("status") or {}).get("conditions"), "Progressing")
+    cond = find_condition((d.get("status") or {}).get("conditions"), "Progressing")
     if cond is not None and cond.get("reason") == util.REASON_TIMED_OUT:
         return None  # a reported timeout is not overwritten by pausing
     paused_recorded = cond is not None and cond.get("reason") == util.REASON_PAUSED

@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kubelite.api.helpers.podutil import is_pod_terminal
 from kubelite.controllers.deployment import util
-from kubelite.controllers.podcontrol import is_pod_terminal, uid_of
+from kubelite.controllers.podcontrol import (
+    uid_of,
+)
 
 if TYPE_CHECKING:
     from kubelite.controllers.deployment.sync import DeploymentController

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from kubelite.api.helpers.times import format_time
 from kubelite.client import (
     DEPLOYMENTS,
     NORMAL,
@@ -204,7 +205,7 @@ class DeploymentController(Controller):
         _replace(d, await write_status(self.client, DEPLOYMENTS, d, status))
 
     def _stamp(self) -> str:
-        return self.clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_time(self.clock.wall())
 
     # -- the new ReplicaSet and revisions ----------------------------------------------------
 

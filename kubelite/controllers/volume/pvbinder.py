@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping
 
+from kubelite.api.helpers.nodeaffinity import NodeSelector
 from kubelite.client import (NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, STORAGECLASSES, ApiError,
                              copy_object, is_already_exists, is_not_found, object_key)
 from kubelite.controllers.base import Controller
@@ -90,40 +91,12 @@ def is_volume_bound_to_claim(pv: Mapping[str, Any], claim: Mapping[str, Any]) ->
     return not ref.get("uid") or ref.get("uid") == meta.get("uid")
 
 
-def _requirement_matches(expr: Mapping[str, Any], value: str | None) -> bool:
-    op, values = expr.get("operator"), [str(v) for v in expr.get("values") or ()]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values:
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
 def node_affinity_allows(pv: Mapping[str, Any], node_name: str, node_labels: Mapping[str, str]) -> bool:
     """Whether the PV's required node affinity admits the node (no affinity admits all)."""
-    required = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {})
-    terms = required.get("nodeSelectorTerms") or []
-    if not terms:
+    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
+    if not isinstance(required, Mapping):
         return True
-    for term in terms:
-        exprs = term.get("matchExpressions") or []
-        fields = term.get("matchFields") or []
-        if not exprs and not fields:
-            continue
-        if all(_requirement_matches(e, node_labels.get(e.get("key", ""))) for e in exprs) and \
-                all(_requirement_matches(f, node_name if f.get("key") == "metadata.name" else None) for f in fields):
-            return True
-    return False
+    return NodeSelector(required).matches(node_labels, node_name)
 
 
 def _storage(obj: Mapping[str, Any], *path: str) -> Any:

@@ -17,16 +17,15 @@ API holds and written only when it differs. Semantics follow the kubelet
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from kubelite.api.helpers.conditions import transition_time
+from kubelite.api.helpers.podutil import readiness_gate_problem
+from kubelite.api.helpers.times import format_unix_time
+
 Obj = dict[str, Any]
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
-
-
-def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -65,8 +64,8 @@ class ContainerView:
 
 def terminated(a: Attempt) -> Obj:
     out: Obj = {"exitCode": a.exit_code, "reason": a.reason or ("Completed" if a.exit_code == 0 else "Error"),
-                "startedAt": rfc3339(a.started_at) if a.started_at else None,
-                "finishedAt": rfc3339(a.finished_at) if a.finished_at else None,
+                "startedAt": format_unix_time(a.started_at) if a.started_at else None,
+                "finishedAt": format_unix_time(a.finished_at) if a.finished_at else None,
                 "containerID": a.container_id}
     if a.message:
         out["message"] = a.message
@@ -79,7 +78,7 @@ def container_status(v: ContainerView) -> Obj:
     state: Obj
     last: Obj = {}
     if cur is not None and cur.running:
-        state = {"running": {"startedAt": rfc3339(cur.started_at)}}
+        state = {"running": {"startedAt": format_unix_time(cur.started_at)}}
         if v.previous is not None:
             last = {"terminated": terminated(v.previous)}
     elif cur is not None and not v.waiting_reason:
@@ -158,25 +157,13 @@ def phase(restart_policy: str, inits: Sequence[ContainerView], containers: Seque
 def _cond(ctype: str, status: str, old: Mapping[str, Mapping[str, Any]], now: str,
           reason: str = "", message: str = "") -> Obj:
     prev = old.get(ctype)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
-    c: Obj = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
+    c: Obj = {"type": ctype, "status": status, "lastProbeTime": None,
+              "lastTransitionTime": transition_time(prev, status, now)}
     if reason:
         c["reason"] = reason
     if message:
         c["message"] = message
     return c
-
-
-def readiness_gate_problem(pod: Mapping[str, Any]) -> str | None:
-    found = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
-    for gate in (pod.get("spec") or {}).get("readinessGates") or ():
-        ctype = str((gate or {}).get("conditionType"))
-        cond = found.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
-    return None
 
 
 def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, inits: Sequence[ContainerView],

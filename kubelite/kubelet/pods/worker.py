@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from kubelite.api.helpers.times import format_unix_time
 from kubelite.client import NORMAL, PODS, WARNING, ApiError
 from kubelite.kubelet import prober
 from kubelite.kubelet.pods import envvars
@@ -867,3 +868,6 @@ class PodWorkers:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+
+    def rfc(self, ts: float) -> str:
+        return format_unix_time(ts)

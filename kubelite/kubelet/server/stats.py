@@ -10,21 +10,17 @@ keeps the previous cumulative reading per container and derives the rate between
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubelite.api.helpers.times import format_unix_time
 from kubelite.kubelet.runtime.interface import ContainerState, ContainerStats, RuntimeService
 
 USER_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 FIRST_SAMPLE_GAP = 0.1        # seconds between two readings when a rate has no earlier sample
 MAX_SAMPLE_AGE = 120.0        # an older sample is too stale to rate against
-
-
-def rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RateTracker:
@@ -81,14 +77,14 @@ def node_memory(info: dict[str, int], t: float) -> dict[str, Any]:
     total = info.get("MemTotal", 0)
     usage = total - info.get("MemFree", 0)
     working = max(0, usage - info.get("Inactive(file)", 0))
-    return {"time": rfc3339(t), "availableBytes": max(0, total - working), "usageBytes": usage,
+    return {"time": format_unix_time(t), "availableBytes": max(0, total - working), "usageBytes": usage,
             "workingSetBytes": working, "rssBytes": info.get("AnonPages", 0), "pageFaults": 0, "majorPageFaults": 0}
 
 
 def fs_stats(path: str, t: float, used: int | None = None) -> dict[str, Any]:
     st = os.statvfs(path)
     cap, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-    return {"time": rfc3339(t), "availableBytes": avail, "capacityBytes": cap,
+    return {"time": format_unix_time(t), "availableBytes": avail, "capacityBytes": cap,
             "usedBytes": (cap - st.f_bfree * st.f_frsize) if used is None else used,
             "inodesFree": st.f_ffree, "inodes": st.f_files, "inodesUsed": st.f_files - st.f_ffree}
 
@@ -126,14 +122,14 @@ def _node_readings(root: str) -> dict[str, Any]:
 # -- the document ---------------------------------------------------------------------------
 
 def cpu_block(t: float, cumulative: int, rate: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"time": rfc3339(t), "usageCoreNanoSeconds": cumulative}
+    out: dict[str, Any] = {"time": format_unix_time(t), "usageCoreNanoSeconds": cumulative}
     if rate is not None:
         out["usageNanoCores"] = rate
     return out
 
 
 def memory_block(t: float, s: ContainerStats, limit: int = 0) -> dict[str, Any]:
-    out: dict[str, Any] = {"time": rfc3339(t), "usageBytes": s.memory_usage_bytes,
+    out: dict[str, Any] = {"time": format_unix_time(t), "usageBytes": s.memory_usage_bytes,
                            "workingSetBytes": s.memory_working_set_bytes, "rssBytes": s.memory_rss_bytes,
                            "pageFaults": 0, "majorPageFaults": 0}
     if limit:
@@ -205,13 +201,13 @@ class SummaryProvider:
         self.rates.forget_except({"node", *readings, *("pod:" + sid for sid in sandboxes)})
         fs = await asyncio.to_thread(fs_stats, self.root_dir, now)
         doc_node = {
-            "nodeName": self.node_name, "startTime": rfc3339(node["boot"]),
+            "nodeName": self.node_name, "startTime": format_unix_time(node["boot"]),
             "cpu": cpu_block(now, node["cpu"], node_rate),
             "memory": node_memory(node["mem"], now),
             "fs": fs,
             # the process runtime runs host binaries: no image store, the node's filesystem
             "runtime": {"imageFs": {**fs, "usedBytes": 0}, "containerFs": fs},
-            "rlimit": {"time": rfc3339(now), "maxpid": node["maxpid"], "curproc": node["procs"]},
+            "rlimit": {"time": format_unix_time(now), "maxpid": node["maxpid"], "curproc": node["procs"]},
         }
         by_pod: dict[str, list[Any]] = {}
         for c in containers:
@@ -240,7 +236,7 @@ class SummaryProvider:
             rss += s.memory_rss_bytes
             ephemeral += s.rootfs_used_bytes + s.logs_used_bytes
             items.append({
-                "name": c.name, "startTime": rfc3339(c.started_at or c.created_at),
+                "name": c.name, "startTime": format_unix_time(c.started_at or c.created_at),
                 "cpu": cpu_block(now, s.cpu_usage_core_nanoseconds, rate),
                 "memory": memory_block(now, s),
                 "rootfs": {**node_fs, "usedBytes": s.rootfs_used_bytes},
@@ -257,7 +253,7 @@ class SummaryProvider:
             ephemeral += used
             volumes.append({**vfs, "name": name})
         pod_cpu = cpu_block(now, cpu_total, rate_total)
-        pod_mem: dict[str, Any] = {"time": rfc3339(now), "usageBytes": usage, "workingSetBytes": working,
+        pod_mem: dict[str, Any] = {"time": format_unix_time(now), "usageBytes": usage, "workingSetBytes": working,
                                    "rssBytes": rss, "pageFaults": 0, "majorPageFaults": 0}
         # the pod's own cgroup where the runtime has one (it also counts exec'd processes), as
         # the kubelet reads it; else the sum of its containers
@@ -269,7 +265,7 @@ class SummaryProvider:
             pod_mem = memory_block(now, ps)
         pod: dict[str, Any] = {
             "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
-            "startTime": rfc3339(start),
+            "startTime": format_unix_time(start),
             "containers": items,
             "cpu": pod_cpu,
             "memory": pod_mem,

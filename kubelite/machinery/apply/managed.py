@@ -8,10 +8,10 @@ field order and sorted by (operation, time, manager, apiVersion, subresource). U
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.machinery.apply.fieldpath import FieldSet, from_fields_v1, to_fields_v1
 
 APPLY, UPDATE = "Apply", "Update"
@@ -80,10 +80,8 @@ def is_reset(entries: Any) -> bool:
 def _seconds(t: str | None) -> float:
     if not t:
         return 0.0
-    try:
-        return dt.datetime.fromisoformat(t).timestamp() // 1
-    except ValueError:
-        return 0.0
+    parsed = try_parse_time(t)
+    return 0.0 if parsed is None else parsed.timestamp() // 1
 
 
 def encode(managers: Managers) -> list[dict[str, Any]]:

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
+from kubelite.api.helpers.nodeaffinity import NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm
+from kubelite.api.helpers.taints import TAINT_PREFER_NO_SCHEDULE, Taint, Toleration, parse_taints, parse_tolerations
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.quantity import to_int, to_milli
 from kubelite.scheduler.framework.interface import Status
-from kubelite.scheduler.framework.terms import (
-    TAINT_PREFER_NO_SCHEDULE, AffinityTerm, NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm, Taint, Toleration,
-    WeightedAffinityTerm, parse_taints, parse_tolerations,
-)
+from kubelite.scheduler.framework.terms import AffinityTerm, WeightedAffinityTerm
 
 CPU = "cpu"
 MEMORY = "memory"

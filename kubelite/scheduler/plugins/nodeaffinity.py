@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.helpers.nodeaffinity import pod_matches_node_selector_and_affinity
 from kubelite.scheduler.framework.interface import (
     NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult, QueueingHint, Status,
     unresolvable,
 )
-from kubelite.scheduler.framework.terms import pod_matches_node_selector_and_affinity
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 from kubelite.scheduler.plugins.helper import default_normalize_score
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.helpers.taints import TAINT_NO_SCHEDULE, TAINT_NODE_UNSCHEDULABLE, Taint, any_tolerates
 from kubelite.scheduler.framework.interface import (
     NODE, SKIP, UNSCHEDULED_POD, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult,
     QueueingHint, Status, unresolvable,
 )
-from kubelite.scheduler.framework.terms import TAINT_NO_SCHEDULE, TAINT_NODE_UNSCHEDULABLE, Taint, tolerates_taint
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 
 NAME = "NodeUnschedulable"
@@ -35,7 +35,7 @@ class NodeUnschedulable:
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        if not node.unschedulable or tolerates_taint(pod.tolerations, _TAINT):
+        if not node.unschedulable or any_tolerates(pod.tolerations, _TAINT):
             return None
         return unresolvable(ERR_REASON)
 

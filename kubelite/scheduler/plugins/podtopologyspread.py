@@ -26,13 +26,14 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from kubelite.api.helpers.nodeaffinity import pod_matches_node_selector_and_affinity
+from kubelite.api.helpers.taints import first_untolerated
 from kubelite.machinery.errors import StatusError
 from kubelite.machinery.selectors import IN, LabelSelector, Requirement, from_label_selector
 from kubelite.scheduler.framework.interface import (
     ASSIGNED_POD, MAX_NODE_SCORE, NODE, SKIP, ActionType, ClusterEvent, ClusterEventWithHint, CycleState,
     PreFilterResult, QueueingHint, Status, unresolvable, unschedulable,
 )
-from kubelite.scheduler.framework.terms import first_untolerated, pod_matches_node_selector_and_affinity
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 from kubelite.scheduler.plugins.helper import GenerationMemo
 

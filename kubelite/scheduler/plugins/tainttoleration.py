@@ -18,8 +18,8 @@ from kubelite.scheduler.framework.interface import (
     NODE, SKIP, UNSCHEDULED_POD, ActionType, ClusterEvent, ClusterEventWithHint, CycleState, PreFilterResult,
     QueueingHint, Status, unresolvable,
 )
-from kubelite.scheduler.framework.terms import (
-    TAINT_PREFER_NO_SCHEDULE, Toleration, first_untolerated, parse_taints, tolerates_taint,
+from kubelite.api.helpers.taints import (
+    TAINT_PREFER_NO_SCHEDULE, Toleration, any_tolerates, first_untolerated, parse_taints,
 )
 from kubelite.scheduler.framework.types import NodeInfo, PodInfo
 from kubelite.scheduler.plugins.helper import default_normalize_score
@@ -70,7 +70,7 @@ class TaintToleration:
             return 0
         tolerations: tuple[Toleration, ...] = state.read(_STATE_KEY)
         return sum(1 for t in node.taints
-                   if t.effect == TAINT_PREFER_NO_SCHEDULE and not tolerates_taint(tolerations, t))
+                   if t.effect == TAINT_PREFER_NO_SCHEDULE and not any_tolerates(tolerations, t))
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize_score(scores, reverse=True)

@@ -21,8 +21,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
+from kubelite.api.helpers.times import format_time
 from kubelite.api.kinds._shared import CREATED_AT_COLUMN, NAME_COLUMN, created_at_row, set_default
-from kubelite.api.registry import ResourceType, Strategy, format_time
+from kubelite.api.registry import ResourceType, Strategy
 from kubelite.api.validation import is_dns1035_label, is_dns1123_subdomain, required, validate_immutable
 from kubelite.machinery.errors import FieldError, forbidden, invalid, not_supported
 

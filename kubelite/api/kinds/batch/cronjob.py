@@ -13,6 +13,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from kubelite.api.helpers.times import parse_time
 from kubelite.api.kinds._shared import (
     default_template, set_default,
     AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, StatusStrategy, age_cell,
@@ -20,7 +21,7 @@ from kubelite.api.kinds._shared import (
 )
 from kubelite.api.kinds.batch.cron import parse_schedule
 from kubelite.api.kinds.batch.job import validate_job_spec
-from kubelite.api.registry import Column, ResourceType, human_duration, parse_time
+from kubelite.api.registry import Column, ResourceType, human_duration
 from kubelite.api.validation import required, validate_annotations, validate_labels
 from kubelite.machinery.errors import FieldError, invalid, not_supported
 

@@ -19,13 +19,14 @@ import copy
 import datetime as dt
 from typing import Any
 
+from kubelite.api.helpers.times import parse_time
 from kubelite.api.kinds._shared import (
     default_template, set_default,
     AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, StatusStrategy, age_cell,
     container_cells, format_label_selector, nonneg, validate_selector_matches_template,
 )
 from kubelite.api.kinds.core.pod import validate_pod_template
-from kubelite.api.registry import Column, ResourceType, human_duration, parse_time
+from kubelite.api.registry import Column, ResourceType, human_duration
 from kubelite.api.validation import required, selector_matches, validate_immutable, validate_label_selector
 from kubelite.machinery.errors import FieldError, invalid, not_supported
 

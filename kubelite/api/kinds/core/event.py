@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.registry import NAME_COLUMN, Column, ResourceType, Strategy, human_duration
 from kubelite.api.validation import is_dns1123_subdomain, is_qualified_name, required
 from kubelite.machinery.errors import FieldError, invalid
@@ -22,19 +23,8 @@ REASON_LIMIT = 128
 NOTE_LIMIT = 1024
 
 
-def parse_any_time(ts: Any) -> dt.datetime | None:
-    """A metav1.Time ("2024-05-01T10:00:00Z") or MicroTime ("2024-05-01T10:00:00.123456Z")."""
-    if not isinstance(ts, str) or not ts:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
-
 def _since(ts: Any, now: dt.datetime) -> str:
-    t = parse_any_time(ts)
+    t = try_parse_time(ts)
     return "<unknown>" if t is None else human_duration(now - t)
 
 

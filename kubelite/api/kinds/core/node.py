@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+from kubelite.api.helpers.conditions import find_condition
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, Strategy, age
 from kubelite.api.validation import (
     child, index, is_qualified_name, is_valid_label_value, key, required,
@@ -140,8 +141,7 @@ class NodeStrategy(Strategy):
 
     def row(self, obj: dict[str, Any], now: dt.datetime) -> list[Any]:
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-        ready = next((c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"),
-                     None)
+        ready = find_condition(status.get("conditions"), "Ready")
         states = [] if ready is None else ["Ready" if ready.get("status") == "True" else "NotReady"]
         if not states:
             states = ["Unknown"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, age, human_duration, parse_time
+from kubelite.api.helpers.times import parse_time
+from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, age, human_duration
 
 POD_COLUMNS: tuple[Column, ...] = (
     NAME_COLUMN,

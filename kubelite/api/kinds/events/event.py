@@ -22,6 +22,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.kinds._shared import NAME_COLUMN
 from kubelite.api.registry import Column, ResourceType, Strategy, human_duration
 from kubelite.api.validation import is_dns1123_subdomain, is_qualified_name, required, validate_immutable
@@ -187,13 +188,8 @@ def _validate_series(obj: dict[str, Any]) -> list[FieldError]:
 # --- Table (shared by both Event APIs: Kubernetes prints them from the same internal type) ------
 
 
-def parse_any_time(ts: str) -> dt.datetime:
-    """RFC 3339 with or without fractional seconds (Time and MicroTime)."""
-    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 def _since(ts: str | None, now: dt.datetime) -> str:
-    return human_duration(now - parse_any_time(ts)) if ts else "<unknown>"
+    return human_duration(now - t) if (t := try_parse_time(ts)) is not None else "<unknown>"
 
 
 def event_row(core: dict[str, Any], now: dt.datetime) -> list[Any]:
