@@ -20,7 +20,7 @@ import hmac
 import re
 from typing import TYPE_CHECKING, Any
 
-from kubelite.api.registry import parse_time
+from kubelite.api.helpers.times import parse_time
 from kubelite.apiserver.request import UserInfo
 from kubelite.machinery.errors import StatusError
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography.x509.oid import NameOID
 
 from kubelite.api.kinds.certificates import certificatesigningrequest as csrkind
-from kubelite.api.registry import ResourceType, format_time
+from kubelite.api.helpers.times import format_time
+from kubelite.api.registry import ResourceType
 from kubelite.apiserver import codec, fields
 from kubelite.apiserver.authz import Attributes
 from kubelite.apiserver.handlers import Target, dry_run, field_validation

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from kubelite.api.kinds.certificates import certificatesigningrequest as csrkind
-from kubelite.api.registry import parse_time
+from kubelite.api.helpers.times import parse_time
 from kubelite.client import CERTIFICATESIGNINGREQUESTS, is_not_found
 from kubelite.controllers.base import Controller
 

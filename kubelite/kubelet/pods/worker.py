@@ -257,7 +257,7 @@ class PodWorkers:
         # activeDeadlineSeconds
         ads = spec.get("activeDeadlineSeconds")
         if ads and rec.forced is None:
-            from kubelite.api.registry import parse_time
+            from kubelite.api.helpers.times import parse_time
             started = parse_time(rec.start_time).timestamp()
             left = started + int(ads) - now
             if left <= 0:
