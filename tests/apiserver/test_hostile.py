@@ -140,6 +140,7 @@ def test_big_yaml_body_does_not_delay_other_requests(api: Api, server: Cluster, 
     assert 2_500_000 < len(body) < 3 * 1024 * 1024
     name = configmap(api)
     other = Api(server, tmp_path)
+    other._connect().timeout = 180  # a busy machine may take a while; the GETs are what is timed
     result: dict[str, object] = {}
 
     def create() -> None:
