@@ -7,7 +7,7 @@ those facts -- structure only, no comments or descriptions -- and write
 feature (protobuf decoding, OpenAPI, pruning, strategic merge keys).
 
 Usage: python tools/gen_api_types.py MIRROR_DIR   (MIRROR_DIR holds kubernetes+api, +apimachinery,
-+apiextensions-apiserver git mirrors; the tag v0.32.4 is read).
++apiextensions-apiserver git mirrors; the tag v0.36.3 is read).
 """
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-TAG = "v0.32.4"
+TAG = "v0.36.3"
 SOURCES = {
     "kubernetes+api": [
         "core/v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "networking/v1",
         "discovery/v1", "coordination/v1", "events/v1", "rbac/v1", "storage/v1", "policy/v1",
-        "scheduling/v1", "authorization/v1", "authentication/v1",
+        "scheduling/v1", "authorization/v1", "authentication/v1", "resource/v1", "admissionregistration/v1",
+        "admission/v1", "certificates/v1", "node/v1", "flowcontrol/v1",
     ],
     "kubernetes+apimachinery": [
         "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource",

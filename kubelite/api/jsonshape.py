@@ -118,13 +118,14 @@ def shape(name: str) -> Shape:
 # ---------------------------------------------------------------------------------------------
 # Dev-time generator: read the Go facts from the k8s.io/* git mirrors into gofields.json.
 
-_TAG = "v0.32.4"
+_TAG = "v0.36.3"
 _GO_SOURCES = {
     # mirror name: (proto package prefix, directories)
     "kubernetes+api": ("api", [
         "core/v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "networking/v1",
         "discovery/v1", "coordination/v1", "events/v1", "rbac/v1", "storage/v1", "policy/v1",
-        "scheduling/v1", "authorization/v1", "authentication/v1",
+        "scheduling/v1", "authorization/v1", "authentication/v1", "resource/v1", "admissionregistration/v1",
+        "admission/v1", "certificates/v1", "node/v1", "flowcontrol/v1",
     ]),
     "kubernetes+apimachinery": ("apimachinery", [
         "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource",

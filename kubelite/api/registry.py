@@ -54,6 +54,10 @@ class Strategy:
     has_status: bool = True
     #: a PUT to a missing object creates it (Kubernetes allows this for a few kinds, e.g. Lease)
     allow_create_on_update: bool = False
+    #: subresources that write a slice of the object through the generic get/update/patch path
+    #: under their own rules (pods/resize): ``prepare_for_subresource_update`` and
+    #: ``validate_subresource_update`` replace the main endpoint's prepare and validate steps
+    update_subresources: tuple[str, ...] = ()
 
     def defaults(self, obj: dict[str, Any]) -> None:
         """Fill server-side defaults in place (e.g. ports[].protocol=TCP)."""
@@ -87,6 +91,15 @@ class Strategy:
             obj["metadata"]["managedFields"] = managed
         if status is not None:
             obj["status"] = status
+
+    def prepare_for_subresource_update(self, subresource: str, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        """An ``update_subresources`` write: keep only what that subresource may change."""
+        raise NotImplementedError(subresource)
+
+    def validate_subresource_update(self, subresource: str, obj: dict[str, Any],
+                                    old: dict[str, Any]) -> list[FieldError]:
+        """Field errors of an ``update_subresources`` write."""
+        raise NotImplementedError(subresource)
 
     def spec_changed(self, obj: dict[str, Any], old: dict[str, Any]) -> bool:
         """Whether metadata.generation must be bumped (default: anything but metadata/status changed)."""

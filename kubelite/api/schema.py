@@ -1,7 +1,7 @@
 """The structural schema of every built-in Kubernetes type, loaded from ``types.json``.
 
 ``types.json`` is derived (by ``tools/gen_api_types.py``) from the wire definitions of
-k8s.io/api 0.32: for each message its fields with JSON name, protobuf field number, type and
+k8s.io/api 0.36: for each message its fields with JSON name, protobuf field number, type and
 list/merge semantics. Everything schema-driven in kubelite reads it through this module:
 protobuf decoding, OpenAPI documents, pruning and strict field validation, strategic merge keys.
 

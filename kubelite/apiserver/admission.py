@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
+import string
 import time
 from typing import Any
 
@@ -136,6 +138,9 @@ class ServiceAllocator:
         raise errors.StatusError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
 
 
+SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
 class PodAdmission:
     """Pod admission plugins that need cluster state, on create (as kube-apiserver's):
 
@@ -158,6 +163,43 @@ class PodAdmission:
             self._classes = (now, {pc["metadata"]["name"]: pc for pc in items})
         return self._classes[1]
 
+    async def _mount_service_account_token(self, spec: dict[str, Any], ns: str | None) -> None:
+        """The ServiceAccount admission plugin's token volume: unless the pod or its service
+        account opts out (automountServiceAccountToken: false), a projected
+        ``kube-api-access-xxxxx`` volume (bound token, kube-root-ca.crt, namespace) mounted
+        read-only at /var/run/secrets/kubernetes.io/serviceaccount in every container that
+        does not mount something there already."""
+        if spec.get("automountServiceAccountToken") is False:
+            return
+        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        if any(isinstance(v, dict) and str(v.get("name", "")).startswith("kube-api-access-") for v in volumes):
+            return
+        if spec.get("automountServiceAccountToken") is None:
+            rt = self.registry.lookup("", "v1", "serviceaccounts")
+            if rt is not None and ns:
+                sa = await self.store.try_get(rt, ns, spec.get("serviceAccountName") or "default")
+                if sa is not None and sa.get("automountServiceAccountToken") is False:
+                    return
+        name = "kube-api-access-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+        mounted = False
+        for field in ("initContainers", "containers"):
+            for c in spec.get(field) or ():
+                if not isinstance(c, dict):
+                    continue
+                mounts = c.get("volumeMounts") if isinstance(c.get("volumeMounts"), list) else []
+                if any(isinstance(m, dict) and m.get("mountPath") == SA_MOUNT_PATH for m in mounts):
+                    continue
+                c["volumeMounts"] = [*mounts, {"name": name, "readOnly": True, "mountPath": SA_MOUNT_PATH}]
+                mounted = True
+        if not mounted:
+            return
+        spec["volumes"] = [*volumes, {"name": name, "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace",
+                                        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+        ]}}]
+
     async def __call__(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, dry_run: bool) -> None:
         if old is not None or rt.kind != "Pod" or rt.group != "":
             return
@@ -166,6 +208,8 @@ class PodAdmission:
             return
         if not spec.get("serviceAccountName") and not spec.get("serviceAccount"):
             spec["serviceAccountName"] = spec["serviceAccount"] = "default"
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        await self._mount_service_account_token(spec, meta.get("namespace"))
         classes = await self._priority_classes()
         name = spec.get("priorityClassName")
         if name:

@@ -166,7 +166,7 @@ class ResourceHandlers:
             return resp
         if t.subresource == "scale":
             return await self._scale(req, t)
-        if t.subresource not in ("", "status"):
+        if t.subresource not in ("", "status") and t.subresource not in t.rt.strategy.update_subresources:
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
         if t.verb == "get":
             obj = await self.store.get(t.rt, t.namespace, t.name)

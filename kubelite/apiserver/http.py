@@ -85,7 +85,7 @@ def make_app(api: ApiServer, *, body_timeout: float = BODY_TIMEOUT) -> web.Appli
             query_all.setdefault(k, []).append(v)
         req = ApiRequest(
             method=request.method, path=request.path, query={k: v[0] for k, v in query_all.items()},
-            headers=request.headers, body=body, user=user, query_all=query_all,
+            headers=request.headers, body=body, user=user, query_all=query_all, remote=request.remote or "",
         )
         resp = await api.handle(req)
         if resp.stream is None:

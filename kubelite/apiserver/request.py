@@ -55,6 +55,8 @@ class ApiRequest:
     user: UserInfo = ANONYMOUS
     #: all values of repeated query parameters (dryRun=All&dryRun=All, exec command=...)
     query_all: Mapping[str, list[str]] = field(default_factory=dict)
+    #: the client's address ("" in-process), for the audit log's sourceIPs
+    remote: str = ""
 
     @property
     def content_type(self) -> str:
@@ -76,4 +78,5 @@ class ApiResponse:
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> ApiResponse:
-    return ApiResponse(status, orjson.dumps(obj), "application/json", headers or {})
+    # a trailing newline, as Go's json.Encoder (kube-apiserver's serializer) writes it
+    return ApiResponse(status, orjson.dumps(obj) + b"\n", "application/json", headers or {})

@@ -16,9 +16,10 @@ from kubelite.api.kinds import BUILTIN
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubelite.apiserver import admission, authz, codec, crds, reviews, serviceaccounts, subresources, version
-from kubelite.apiserver.authz import Attributes
+from kubelite.apiserver import (admission, audit, authz, codec, crds, impersonation, reviews, serviceaccounts,
+                               subresources, version)
 from kubelite.apiserver.discovery import AGGREGATED_CT, AGGREGATED_CT_BETA, Discovery
+from kubelite.apiserver.encryption import EncryptionManager
 from kubelite.apiserver.handlers import ResourceHandlers, parse_resource_path
 from kubelite.apiserver.health import Health
 from kubelite.apiserver.version import version_info
@@ -76,6 +77,11 @@ class ApiServer:
         serviceaccounts.install(self, serviceaccounts.TokenIssuer(
             service_account_key or ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+        #: encryption at rest (``--secrets-encryption``): the server bundle sets a live manager
+        #: when it wraps the storage in ``EncryptingStorage``; this one only reports "disabled"
+        self.encryption = EncryptionManager(None)
+        #: the audit log (``--audit-log-path``/``--audit-policy-file``; the server bundle sets it)
+        self.audit = audit.Auditor()
         #: serves pods/log, exec, attach, portforward once a node agent provides it
         self.node_streamer: Callable[..., Any] | None = None
         self.ready = asyncio.Event()
@@ -116,6 +122,16 @@ class ApiServer:
     # -- entry point -----------------------------------------------------------------------
 
     async def handle(self, req: ApiRequest) -> ApiResponse:
+        if self.audit.enabled:
+            return await self.audit.serve(req, self._handle, decode=self._decode_for_audit)
+        return await self._handle(req)
+
+    def _decode_for_audit(self, body: bytes, content_type: str) -> Any:
+        from kubelite.apiserver import codec
+
+        return codec.decode_body(body, content_type, self.resources.resolve_kind)
+
+    async def _handle(self, req: ApiRequest) -> ApiResponse:
         try:
             return await self._dispatch(req)
         except StatusError as e:
@@ -127,8 +143,9 @@ class ApiServer:
 
     async def _dispatch(self, req: ApiRequest) -> ApiResponse:
         path = req.path.rstrip("/") or "/"
-        if _header(req, "Impersonate-User") or _header(req, "Impersonate-Group"):
+        if impersonation.requested(req.headers):
             req.user = await self._impersonate(req)
+            audit.note_impersonation(req.user)
         if path in PUBLIC_PATHS:
             return await self._public(path, req)
         segs = [s for s in path.split("/") if s]
@@ -164,28 +181,15 @@ class ApiServer:
             return await self._resource(req, segs[1], segs[2], segs[3:])
         if head == "openapi":
             return self._openapi(req, segs)
+        if head == "v1-kubelite" and len(segs) == 3 and segs[1] == "encrypt":
+            # k3s' /v1-k3s/encrypt/{status,config}: what `kubelite secrets-encrypt` calls
+            return json_response(await self.encryption.handle(req.method, segs[2], req.body))
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 
     async def _impersonate(self, req: ApiRequest) -> UserInfo:
-        """``kubectl --as``: act as another user if the caller may impersonate it (RBAC verb
-        ``impersonate`` on users, groups or serviceaccounts), as kube-apiserver does."""
-        name = _header(req, "Impersonate-User")
-        groups = _header_all(req, "Impersonate-Group")
-        caller = req.user
-        sa = name.split(":") if name.startswith("system:serviceaccount:") else None
-        if sa and len(sa) == 4:
-            checks = [("serviceaccounts", sa[2], sa[3])]
-            implied = ("system:serviceaccounts", f"system:serviceaccounts:{sa[2]}")
-        else:
-            checks = [("users", "", name)]
-            implied = ()
-        checks += [("groups", "", g) for g in groups]
-        for resource, ns, target in checks:
-            allowed, _ = await self.authorizer.authorize(Attributes(caller, "impersonate", "", resource, "", ns, target))
-            if not allowed:
-                raise StatusError(403, "Forbidden", f'{resource} "{target}" is forbidden: User "{caller.name}" cannot impersonate resource "{resource}" in API group "" at the cluster scope')
-        all_groups = tuple(dict.fromkeys((*groups, *implied, "system:authenticated")))
-        return UserInfo(name, all_groups, _header(req, "Impersonate-Uid"))
+        """``kubectl --as/--as-group/--as-uid``: act as another user if the caller may
+        impersonate each part of it (``impersonation.Request``, kube's WithImpersonation)."""
+        return await impersonation.impersonate(self.authorizer, req.user, req.headers)
 
     async def _public(self, path: str, req: ApiRequest) -> ApiResponse:
         if path == "/version":
@@ -262,6 +266,7 @@ class ApiServer:
 
     async def _resource(self, req: ApiRequest, group: str, version: str, segs: list[str]) -> ApiResponse:
         t = parse_resource_path(self.registry, req.method, group, version, segs, dict(req.query))
+        audit.note_target(t)
         await self.authorizer.check(req.user, t.verb, t.rt, t.namespace, t.name, t.subresource)
         token = CURRENT_USER.set(req.user)
         try:
@@ -273,16 +278,3 @@ class ApiServer:
 def _is_resource_path(segs: list[str]) -> bool:
     """/api/v1/<resource>... and /apis/<group>/<version>/<resource>... (kube's RequestInfo)."""
     return (len(segs) >= 3 and segs[0] == "api") or (len(segs) >= 4 and segs[0] == "apis")
-
-
-def _header(req: ApiRequest, name: str) -> str:
-    h = req.headers
-    return h.get(name) or h.get(name.lower()) or ""
-
-
-def _header_all(req: ApiRequest, name: str) -> list[str]:
-    getall = getattr(req.headers, "getall", None)
-    if getall is not None:
-        return list(getall(name, []))
-    v = _header(req, name)
-    return [v] if v else []

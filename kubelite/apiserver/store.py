@@ -241,16 +241,25 @@ class Store:
                 await hook(rt, new, old, dry_run=dry_run)
             # Server-computed subresource writes (binding, finalize, scale) are trusted to change
             # what the main endpoint may not; they must still leave a valid object.
-            trusted = subresource not in ("", "status")
+            strategy = rt.strategy
+            if subresource in strategy.update_subresources:
+                errs = strategy.validate_subresource_update(subresource, new, old) if validate else []
+            elif subresource not in ("", "status"):
+                errs = strategy.validate(new) if validate else []
+            else:
+                errs = strategy.validate_update(new, old) if validate else []
             if validate:
-                self._validate(rt, new, rt.strategy.validate(new) if trusted else rt.strategy.validate_update(new, old))
+                self._validate(rt, new, errs)
             if new == old:
                 return old, False  # a no-op write changes nothing, not even resourceVersion
             if record_manager and manager:
                 record_update(old, new, manager=manager, now=format_time(self.clock()),
                               api_version=api_version or rt.api_version, subresource=subresource)
             meta = new["metadata"]
-            if meta.get("deletionTimestamp") and not meta.get("finalizers") and not rt.strategy.deletion_blocked(new):
+            # As kube's shouldDeleteDuringUpdate: only once the grace period is 0 (a pod being
+            # deleted gracefully keeps taking status writes until its kubelet deletes it with 0).
+            if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not meta.get("deletionGracePeriodSeconds")
+                    and not rt.strategy.deletion_blocked(new)):
                 if dry_run:
                     return new, False
                 try:
@@ -306,6 +315,8 @@ class Store:
         elif subresource == "":
             strategy.defaults(new)
             strategy.prepare_for_update(new, old)
+        elif subresource in strategy.update_subresources:
+            strategy.prepare_for_subresource_update(subresource, new, old)
         if subresource != "status":
             if "generation" in old_meta and strategy.spec_changed(new, old):
                 new["metadata"]["generation"] = old_meta["generation"] + 1

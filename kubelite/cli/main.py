@@ -13,6 +13,7 @@ from rich.console import Console
 
 import kubelite
 from kubelite.cli.output import configure_logging, fail, log_options
+from kubelite.cli.secrets_encrypt import secrets_encrypt
 from kubelite.server.run import ServerConfig, default_data_dir, run_server
 
 console = Console(stderr=True)
@@ -67,30 +68,61 @@ def cli(verbose: int, debug: bool) -> None:
 @click.option("--disable-agent", is_flag=True, help="Do not run a node agent on this machine.")
 @click.option("--disable-scheduler", is_flag=True, help="Do not run the scheduler.")
 @click.option("--disable-controllers", is_flag=True, help="Do not run the controller manager.")
+@click.option("--secrets-encryption", is_flag=True,
+              help="Encrypt Secrets at rest (key in DATA_DIR/cred/encryption-config.json, made on first start).")
+@click.option("--encryption-provider-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="An EncryptionConfiguration file (apiserver.config.k8s.io/v1) of your own; implies encryption.")
+@click.option("--audit-log-path", default="", help="Write audit events here, one JSON line each ('-': stdout).")
+@click.option("--audit-policy-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The audit.k8s.io/v1 Policy deciding what is audited at which level.")
 @click.option("--anonymous-auth", type=click.BOOL, default=True, show_default=True, metavar="BOOL",
               help="Serve requests without credentials as system:anonymous (kube's flag; false: 401).")
 @click.option("--event-ttl", type=GoDuration(), default="1h0m0s", show_default=True,
               help="How long Events are kept after their last update (kube-apiserver's flag; 0: for ever).")
 @log_options
+@click.option("--node-name", default="", help="The embedded agent's node name (default: the host name).")
+@click.option("--node-ip", default="", help="The embedded agent's node IP (default: the bind address).")
+@click.option("--kubelet-arg", "kubelet_args", multiple=True, metavar="KEY=VALUE",
+              help="Kubelet setting (port, max-pods, node-status-update-frequency, node-lease-renew-interval); "
+                   "repeatable.")
 def server(data_dir: Path | None, bind_address: str, https_listen_port: int, write_kubeconfig: Path | None,
            datastore_endpoint: str, disable_agent: bool, disable_scheduler: bool, disable_controllers: bool,
-           anonymous_auth: bool, event_ttl: float) -> None:
+           secrets_encryption: bool, encryption_provider_config: Path | None, audit_log_path: str,
+           audit_policy_file: Path | None, anonymous_auth: bool, event_ttl: float, node_name: str, node_ip: str,
+           kubelet_args: tuple[str, ...]) -> None:
     """Run the control plane (API server, scheduler, controllers) and a node agent."""
+    args: dict[str, str] = {}
+    for item in kubelet_args:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--kubelet-arg")
+        args[k.lstrip("-")] = v
     cfg = ServerConfig(data_dir=data_dir or default_data_dir(), bind_address=bind_address,
                        https_port=https_listen_port, kubeconfig=write_kubeconfig,
                        datastore_endpoint=datastore_endpoint, disable_agent=disable_agent,
                        disable_scheduler=disable_scheduler, disable_controllers=disable_controllers,
-                       anonymous_auth=anonymous_auth, event_ttl=int(event_ttl))
+                       anonymous_auth=anonymous_auth, secrets_encryption=secrets_encryption,
+                       encryption_provider_config=encryption_provider_config,
+                       audit_log_path=audit_log_path, audit_policy_file=audit_policy_file,
+                       event_ttl=int(event_ttl), node_name=node_name, node_ip=node_ip,
+                       kubelet_args=args)
 
     def ready(c: ServerConfig) -> None:
         console.print(f"kubelite is ready: https://{c.bind_address}:{c.https_port}")
         console.print(f"kubeconfig written to {c.kubeconfig_path}")
         console.print(f"  export KUBECONFIG={c.kubeconfig_path}")
 
+    from kubelite.apiserver.audit import AuditPolicyError
+    from kubelite.apiserver.encryption import EncryptionConfigError
+
     try:
         _run(run_server(cfg, on_ready=ready))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except EncryptionConfigError as e:
+        fail(f"encryption configuration {cfg.encryption_config_path}: {e}", e)
+    except AuditPolicyError as e:
+        fail(f"audit policy {audit_policy_file}: {e}", e)
     except Exception as e:  # noqa: BLE001 - every start-up failure is one line, never a traceback
         from kubelite.server.startup import explain
 
@@ -153,6 +185,24 @@ def sim(nodes: int, kubeconfig: str | None, node_prefix: str, cpu: str, memory: 
         fail(e.message, e)
     except Exception as e:  # noqa: BLE001 - a connection or kubeconfig problem: say it plainly
         fail(f"{type(e).__name__}: {e}", e)
+
+
+@cli.command("killall")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="State directory (default /var/lib/kubelite as root, else ~/.local/share/kubelite).")
+def killall_cmd(data_dir: Path | None) -> None:
+    """Stop every pod of this node's agent and remove its cgroups, mounts and namespaces."""
+    from kubelite.kubelet.runtime.process import default_state_dir, killall
+
+    state = default_state_dir((data_dir or default_data_dir()) / "agent")
+    if not state.exists():
+        console.print(f"nothing to do: no process runtime state in {state}")
+        return
+    done = killall(state)
+    console.print(f"killed {done['containers']} containers, tore down {done['sandboxes']} pod sandboxes")
+
+
+cli.add_command(secrets_encrypt)
 
 
 def main() -> None:

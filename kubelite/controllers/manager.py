@@ -53,6 +53,7 @@ REGISTRY: dict[str, str] = {
     "replicaset": "kubelite.controllers.replicaset:ReplicaSetController",
     "replicationcontroller": "kubelite.controllers.replicaset:ReplicationControllerController",
     "resourcequota": "kubelite.controllers.resourcequota:ResourceQuotaController",
+    "root-ca-cert-publisher": "kubelite.controllers.rootcacert:RootCACertPublisher",
     "serviceaccount": "kubelite.controllers.serviceaccount:ServiceAccountController",
     "statefulset": "kubelite.controllers.statefulset:StatefulSetController",
 }

@@ -27,6 +27,7 @@ class AgentConfig:
     runtime: str = "process"           # default RuntimeClass handler
     lease_interval: float = 10.0
     status_interval: float = 10.0      # node status report (kubelet's nodeStatusUpdateFrequency)
+    api_server_url: str = ""           # where pods' in-cluster clients reach the API (KUBERNETES_SERVICE_*)
 
     @property
     def pods_dir(self) -> Path:

@@ -68,13 +68,25 @@ class StatusError(Exception):
         return f"{self.code} {self.reason}: {self.message}"
 
     def status(self) -> dict[str, Any]:
+        """The Status as kube-apiserver writes it: its fields (and the details') in Go's struct
+        order, since clients' tests compare the bytes (the official Python client's 409 text)."""
         out: dict[str, Any] = {
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "message": self.message, "reason": self.reason,
         }
-        if self.details:
-            out["details"] = self.details
+        # kube-apiserver's NotFound always names what was not found (an empty object for an
+        # unknown path): clients tell the two apart by details.name, and kubectl debug reads
+        # details without checking it is there.
+        if self.details or self.reason == "NotFound":
+            d = self.details
+            out["details"] = {**{k: d[k] for k in _DETAILS_ORDER if k in d},
+                              **{k: v for k, v in d.items() if k not in _DETAILS_ORDER}}
+        out["code"] = self.code
         return out
+
+
+#: metav1.StatusDetails' fields in struct order
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
 
 
 def qualified(resource: str, group: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+import socket
+from typing import Any, Awaitable, Callable
 
 from kubelite.apiserver.local import LocalTransport
 from kubelite.apiserver.request import UserInfo
@@ -108,3 +109,62 @@ def check_controllers() -> None:
     from kubelite.controllers.manager import resolve
 
     resolve()
+
+
+def _duration(text: str) -> float:
+    """``10s``, ``500ms``, ``1m`` or plain seconds -> seconds."""
+    t = text.strip()
+    for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if t.endswith(suffix) and t[:-len(suffix)].replace(".", "", 1).isdigit():
+            return float(t[:-len(suffix)]) * mult
+    return float(t)
+
+
+def agent_config(cfg: Any) -> Any:
+    """The embedded agent's AgentConfig from the server's (node name = host name lower-cased,
+    data under DATA_DIR/agent, the API server's own TLS pair and CA for the kubelet server)."""
+    from kubelite.kubelet.config import AgentConfig
+    from kubelite.server.tls import ensure_pki
+
+    pki = ensure_pki(cfg.data_dir, cfg.bind_address)
+    host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::") else cfg.bind_address
+    args = dict(cfg.kubelet_args or {})
+    agent = AgentConfig(node_name=(cfg.node_name or socket.gethostname()).lower(), root_dir=cfg.data_dir / "agent",
+                        node_ip=cfg.node_ip or host, serving_cert=pki.serving_cert, serving_key=pki.serving_key,
+                        client_ca=pki.ca_cert)
+    if "port" in args:
+        agent.kubelet_port = int(args["port"])
+    if "max-pods" in args:
+        agent.max_pods = int(args["max-pods"])
+    if "node-status-update-frequency" in args:
+        agent.status_interval = _duration(args["node-status-update-frequency"])
+    if "node-lease-renew-interval" in args:
+        agent.lease_interval = _duration(args["node-lease-renew-interval"])
+    if "node-labels" in args:
+        agent.node_labels = dict(kv.split("=", 1) for kv in args["node-labels"].split(",") if "=" in kv)
+    agent.api_server_url = f"https://{host}:{cfg.https_port}"
+    return agent
+
+
+async def agent(api: ApiServer, cfg: Any) -> None:
+    """The embedded node agent, as ``system:node:<name>`` in group ``system:nodes`` (RBAC's
+    ``system:node`` role), on the in-process transport."""
+    from kubelite.kubelet.agent import NoRuntime, run_agent
+
+    acfg = agent_config(cfg)
+    user = f"system:node:{acfg.node_name}"
+
+    status = ComponentStatus("agent")
+    api.health.add("agent", status.check)
+
+    async def run() -> None:
+        identity = UserInfo(user, ("system:nodes", "system:authenticated"))
+        client = Client(LocalTransport(api, identity, user_agent="kubelet"), field_manager="kubelet")
+        try:
+            await run_agent(client, acfg)
+        except NoRuntime as e:
+            log.error("node agent disabled: %s", e)
+        finally:
+            await client.close()
+
+    await supervise("agent", run, status)

@@ -19,13 +19,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+import kubelite
 from kubelite.api.validation import is_dns1123_subdomain, is_qualified_name, is_valid_label_value
 from kubelite.machinery import quantity
 from kubelite.machinery.errors import FieldError, StatusError, bad_request, invalid, invalid_object
 
 SIM_LABEL = "kubelite.io/simulated"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-KUBELET_VERSION = "v1.32.0"
+#: simulated kubelets run the API level the server reports
+KUBELET_VERSION = kubelite.KUBERNETES_VERSION
 RUNTIME_VERSION = "sim://1"
 KUBELET_PORT = 10250
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

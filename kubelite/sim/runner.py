@@ -619,8 +619,9 @@ class SimCluster:
         return True
 
     async def _sync_deleting(self, key: str, st: _Pod, pod: dict[str, Any], now: float) -> None:
-        """A pod marked for deletion: its containers stop within the grace period, then the
-        kubelet removes the object for real (grace 0). A later, shorter grace wins."""
+        """A pod marked for deletion: its containers stop within the grace period (at most
+        ``pod_stop_time``), the pod is reported with its containers terminated and not Ready,
+        then the kubelet removes the object for real (grace 0). A later, shorter grace wins."""
         meta = pod["metadata"]
         grace = meta.get("deletionGracePeriodSeconds") or 0
         due = now + min(max(0, int(grace)), self.pod_stop_time)
@@ -629,6 +630,15 @@ class SimCluster:
         if now < st.delete_due:
             self._pod_queue.add_after(key, st.delete_due - now)
             return
+        if not P.terminal(pod) and st.state != "stopped":
+            # As a kubelet: the containers have exited, so report them terminated and the pod not
+            # Ready (clients waiting for Ready=False see it), then remove the object.
+            try:
+                await self._write_status(pod, P.succeeded_status(pod, now=self._now()))
+            except ApiError as e:
+                if not is_not_found(e):
+                    raise
+            st.state = "stopped"
         try:
             await self.client.delete(PODS, meta["name"], namespace=meta["namespace"], grace_period_seconds=0,
                                      preconditions={"uid": st.uid})

@@ -53,6 +53,7 @@ class Cluster:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    agent: bool = False             # run the embedded node agent (real processes) instead of --disable-agent
 
     @property
     def url(self) -> str:
@@ -61,7 +62,7 @@ class Cluster:
     def start(self, timeout: float = 30.0) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         log = open(self.log_path, "ab")
-        cmd = [sys.executable, "-m", "kubelite.cli.main", "server", "--disable-agent",
+        cmd = [sys.executable, "-m", "kubelite.cli.main", "server", *([] if self.agent else ["--disable-agent"]),
                "--data-dir", str(self.data_dir), "--https-listen-port", str(self.port),
                "--write-kubeconfig", str(self.kubeconfig), *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

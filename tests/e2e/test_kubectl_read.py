@@ -29,11 +29,17 @@ def names(out: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
 
 
-def test_version_reports_server_minor_32(cluster: Cluster) -> None:
-    v = cluster.json("version")
+def test_version_reports_server_minor_36_without_skew_warning(cluster: Cluster, kubectl_version: str) -> None:
+    res = cluster.kubectl("version", "-o", "json")
+    v = json.loads(res.stdout)
     assert v["serverVersion"]["major"] == "1"
-    assert v["serverVersion"]["minor"] == "32"
-    assert v["serverVersion"]["gitVersion"].startswith("v1.32.")
+    assert v["serverVersion"]["minor"] == "36"
+    assert v["serverVersion"]["gitVersion"].startswith("v1.36.")
+    assert v["clientVersion"]["gitVersion"].startswith(f"v{kubectl_version}.")
+    # both supported kubectls (1.37 and 1.36) are within the +/-1 minor skew: no warning
+    assert "version difference" not in res.stderr and "WARNING" not in res.stderr.upper(), res.stderr
+    plain = cluster.kubectl("version")
+    assert "Server Version: v1.36." in plain.stdout and plain.stderr == ""
 
 
 def test_api_resources_lists_deployments_with_shortname(cluster: Cluster) -> None:

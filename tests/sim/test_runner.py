@@ -51,7 +51,7 @@ async def test_nodes_registered_with_labels_capacity_and_ready(api) -> None:
             assert addrs["Hostname"] == name
             assert ipaddress.ip_address(addrs["InternalIP"]) in ipaddress.ip_network("10.200.0.0/13")
             ips.add(addrs["InternalIP"])
-            assert st["nodeInfo"]["kubeletVersion"] == "v1.32.0"
+            assert st["nodeInfo"]["kubeletVersion"] == "v1.36.3"
             assert st["nodeInfo"]["containerRuntimeVersion"] == "sim://1"
             assert st["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
             assert n["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
@@ -213,6 +213,34 @@ async def test_deleted_pod_goes_after_the_stop_time_when_shorter_than_grace(api)
                 return e.code == 404
             return False
         await eventually(gone, what="pod deleted")
+
+
+async def test_deleted_pod_reports_not_ready_and_terminated_before_removal(api) -> None:
+    _, client = api
+    clock = FakeClock()
+    async with SimCluster(client, nodes=1, clock=clock, pod_stop_time=1.0) as sim:
+        await client.create(PODS, pod("ending", "sim-0", grace=30))
+        running = await eventually(lambda: _phase(client, "ending", "Running"), what="Running")
+        seen: list[tuple[str, dict]] = []
+
+        async def watch() -> None:
+            async for etype, obj in client.watch(PODS, namespace="default",
+                                                 resource_version=running["metadata"]["resourceVersion"],
+                                                 field_selector="metadata.name=ending"):
+                seen.append((etype, obj))
+                if etype == "DELETED":
+                    return
+
+        task = asyncio.create_task(watch())
+        await client.delete(PODS, "ending", namespace="default")
+        await eventually(lambda: asyncio.sleep(0, sim._pod_queue.delayed >= 1), what="stop timer")
+        await clock.advance(1.5)
+        await asyncio.wait_for(task, 5)
+        before = [obj for etype, obj in seen if etype == "MODIFIED"]
+        last = before[-1]
+        assert cond(last, "Ready")["status"] == "False"
+        assert "terminated" in last["status"]["containerStatuses"][0]["state"]
+        assert seen[-1][0] == "DELETED"
 
 
 async def test_admission_rejects_pods_that_do_not_fit(api) -> None:

@@ -21,7 +21,7 @@ from kubelite.api.registry import ResourceType
 GROUP_PACKAGES = (
     "core", "apps", "events", "authentication", "authorization", "autoscaling", "batch",
     "networking", "policy", "rbac", "storage", "scheduling", "coordination", "discovery",
-    "apiextensions",
+    "resource", "apiextensions",
 )
 
 #: every built-in resource type (computed on first access by ``__getattr__`` below; the bare

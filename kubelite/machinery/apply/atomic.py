@@ -1,13 +1,13 @@
 """Granularity facts server-side apply needs that ``types.json`` does not carry.
 
-* Structs marked ``+structType=atomic`` in k8s.io/api and apimachinery v0.32 (a selector or an
+* Structs marked ``+structType=atomic`` in k8s.io/api and apimachinery v0.36 (a selector or an
   object reference is owned as one unit: ``"f:selector": {}``).
 * Map fields marked ``+mapType=atomic`` (``nodeSelector``, a Service's ``selector``).
 * Defaults of list-map key fields: structured-merge-diff fills a missing key from the OpenAPI
   default, so ``ports: [{containerPort: 80}]`` is keyed ``{"containerPort":80,"protocol":"TCP"}``.
 
 Derived by scanning the ``// +structType=atomic`` / ``// +mapType=atomic`` markers of the
-v0.32.4 ``types.go`` files; read by ``kubelite.machinery.apply.typed`` only.
+v0.36.3 ``types.go`` files; read by ``kubelite.machinery.apply.typed`` only.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ ATOMIC_STRUCTS: frozenset[str] = frozenset({
     "io.k8s.api.core.v1.ConfigMapKeySelector",
     "io.k8s.api.core.v1.EndpointAddress",
     "io.k8s.api.core.v1.EndpointPort",
+    "io.k8s.api.core.v1.FileKeySelector",
     "io.k8s.api.core.v1.LocalObjectReference",
     "io.k8s.api.core.v1.NodeSelector",
     "io.k8s.api.core.v1.NodeSelectorTerm",

@@ -21,6 +21,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+from kubelite.api.kinds.core import pod_resize
 from kubelite.api.kinds.core.container import default_container, host_port_conflicts, validate_containers
 from kubelite.api.kinds.core.pod_table import POD_COLUMNS, pod_row
 from kubelite.api.kinds.core.volume import default_volume, validate_volumes
@@ -447,6 +448,7 @@ class PodStrategy(Strategy):
     has_status = True
     name_validator = staticmethod(is_dns1123_subdomain)
     columns = POD_COLUMNS
+    update_subresources = ("resize",)
 
     def defaults(self, obj: dict[str, Any]) -> None:
         default_pod(obj)
@@ -483,6 +485,13 @@ class PodStrategy(Strategy):
         errs += validate_pod_status(obj, old)
         return errs
 
+    def prepare_for_subresource_update(self, subresource: str, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        pod_resize.prepare(obj, old)  # "resize", the one update subresource of a pod
+
+    def validate_subresource_update(self, subresource: str, obj: dict[str, Any],
+                                    old: dict[str, Any]) -> list[FieldError]:
+        return pod_resize.validate(obj, old, qos_class=qos_class, validate_spec=validate_pod_spec)
+
     def spec_changed(self, obj: dict[str, Any], old: dict[str, Any]) -> bool:
         return obj.get("spec") != old.get("spec")
 
@@ -517,5 +526,5 @@ class PodStrategy(Strategy):
 POD = ResourceType(
     group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
     strategy=PodStrategy(), schema="io.k8s.api.core.v1.Pod", short_names=("po",), categories=("all",),
-    subresources=("status", "binding", "log", "exec", "portforward", "eviction"),
+    subresources=("status", "binding", "log", "exec", "portforward", "eviction", "resize"),
 )
