@@ -11,7 +11,8 @@ size of the database files (state.db + WAL) and the number of live Events. Event
 Levelling off: RSS and the database size of the last third of the run stay within a margin
 of the middle third (printed as "growth last/middle").
 
-Usage: python bench/soak_bench.py [--minutes 30] [--pods 100] [--event-ttl 5m] [--sample 30]
+Usage: python bench/soak_bench.py [--minutes 30] [--pods 100] [--round-interval 1] [--event-ttl 5m]
+                                  [--sample 30]
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                     await r.read()
 
             while time.monotonic() < end:
+                round_start = time.monotonic()
                 names = [f"soak-{rounds}-{i}" for i in range(args.pods)]
                 await asyncio.gather(*(post("pods", {**pod(n), "metadata": {"name": n, "labels": {"app": "soak"}}})
                                        for n in names))
@@ -87,15 +89,24 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 rounds += 1
                 now = time.monotonic()
                 if now >= next_sample:
-                    async with http.get(f"{base}/events", params={"limit": "1"}) as r:
-                        meta = (await r.json())["metadata"]
-                    async with http.get(f"{base}/events") as r:
-                        live = len((await r.json())["items"])
+                    live, token, meta = 0, "", {}
+                    while True:  # pages of 500, so the sampling itself does not inflate the RSS
+                        params = {"limit": "500", **({"continue": token} if token else {})}
+                        async with http.get(f"{base}/events", params=params) as r:
+                            page = await r.json()
+                        live += len(page["items"])
+                        meta = meta or page["metadata"]
+                        token = page["metadata"].get("continue", "")
+                        if not token:
+                            break
                     samples.append((now - start, rss_mb(proc.pid), db_mb(tmp / "data"), live))
                     t, rss, db, ev = samples[-1]
                     print(f"{t / 60:5.1f} min  round {rounds:5d}  RSS {rss:6.1f} MB  db {db:6.1f} MB  "
                           f"events {ev:6d}  rv {meta.get('resourceVersion')}", flush=True)
                     next_sample = now + args.sample
+                pause = args.round_interval - (time.monotonic() - round_start)
+                if pause > 0:
+                    await asyncio.sleep(pause)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -121,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--pods", type=int, default=100, help="pods (and Events) per round")
     ap.add_argument("--event-ttl", default="5m", help="the server's --event-ttl")
     ap.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
+    ap.add_argument("--round-interval", type=float, default=1.0,
+                    help="seconds from one round's start to the next (0: as fast as the server goes)")
     return asyncio.run(run(ap.parse_args(argv)))
 
 

@@ -14,6 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 def test_soak_levels_off() -> None:
     from soak_bench import main
 
-    out = main(["--minutes", "30", "--pods", "100", "--event-ttl", "5m"])
+    out = main(["--minutes", "30", "--pods", "100", "--round-interval", "1", "--event-ttl", "5m"])
     assert out["rss_last"] < 1.25 * out["rss_middle"], out
     assert out["db_last"] < 1.25 * out["db_middle"], out
