@@ -171,6 +171,9 @@ async def agent(api: ApiServer, cfg: Any) -> None:
     status = ComponentStatus("agent")
     api.health.add("agent", status.check)
 
+    status = ComponentStatus("agent")
+    api.health.add("agent", status.check)
+
     async def run() -> None:
         identity = UserInfo(user, ("system:nodes", "system:authenticated"))
         client = Client(LocalTransport(api, identity, user_agent="kubelet"), field_manager="kubelet")

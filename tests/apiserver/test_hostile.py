@@ -140,6 +140,7 @@ def test_big_yaml_body_does_not_delay_other_requests(api: Api, server: Cluster, 
     assert 2_500_000 < len(body) < 3 * 1024 * 1024
     name = configmap(api)
     other = Api(server, tmp_path)
+    other._connect().timeout = 180  # a busy machine may take a while; the GETs are what is timed
     result: dict[str, object] = {}
 
     def create() -> None:
@@ -239,3 +240,17 @@ def test_updating_a_big_object_many_times_does_not_grow_memory_without_bound(api
     grown = (rss_kib(server) - before) // 1024
     print(f"RSS grew {grown} MiB over 120 updates of a 900 KiB ConfigMap")
     assert grown < 100, f"RSS grew {grown} MiB over 120 updates (unbounded: ~210 MiB)"
+
+
+def test_kubectl_json_patch_bomb_is_refused(api: Api, server: Cluster, tmp_path: Path) -> None:
+    """The issue's reproduction with the real kubectl: ``kubectl patch --type=json
+    --patch-file`` of the 22-copy patch answers at once with the copy-size error."""
+    name = configmap(api)
+    bomb = tmp_path / "bomb.json"
+    bomb.write_text(copy_bomb(22))
+    t0 = time.monotonic()
+    res = server.kubectl("-n", "default", "patch", "configmap", name, "--type=json", "--patch-file", str(bomb),
+                         check=False)
+    assert time.monotonic() - t0 < 10
+    assert res.returncode != 0 and "accumulated size increase of copy" in res.stderr, res.stderr
+    assert "InternalError" not in res.stderr

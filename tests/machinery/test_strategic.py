@@ -250,3 +250,34 @@ def test_non_object_patch_is_400():
     with pytest.raises(StatusError) as ei:
         strategic_merge({}, [1], DEPLOY)  # type: ignore[arg-type]
     assert ei.value.code == 400
+
+
+def test_big_lists_merge_in_linear_time() -> None:
+    """A 3 MB patch can carry ~20,000 list items; matching them one by one against the live
+    list was quadratic (2,000 items: 6-26 s of CPU on the event loop). Now 20,000 take well
+    under the time 2,000 used to."""
+    import time
+
+    from kubelite.api.kinds import BUILTIN
+
+    schema = next(r for r in BUILTIN if r.kind == "Pod").schema
+    n = 20_000
+    live = {"metadata": {"name": "p", "finalizers": [f"f{i}" for i in range(n)]},
+            "spec": {"containers": [{"name": f"c{i}", "image": "x"} for i in range(n)]}}
+    patches = [
+        {"spec": {"containers": [{"name": f"c{i}", "image": "y"} for i in range(n)]}},
+        {"spec": {"$setElementOrder/containers": [{"name": f"c{i}"} for i in reversed(range(n))],
+                  "containers": [{"name": f"c{i}", "image": "z"} for i in reversed(range(0, n, 2))]}},
+        {"spec": {"containers": [{"name": f"c{i}", "$patch": "delete"} for i in range(0, n, 2)]}},
+        {"metadata": {"$deleteFromPrimitiveList/finalizers": [f"f{i}" for i in range(0, n, 2)]}},
+        {"metadata": {"finalizers": [f"g{i}" for i in range(n)]}},
+    ]
+    t0 = time.perf_counter()
+    results = [strategic_merge(live, p, schema) for p in patches]
+    assert time.perf_counter() - t0 < 10
+    assert [c["image"] for c in results[0]["spec"]["containers"][:2]] == ["y", "y"]
+    order = results[1]["spec"]["containers"]
+    assert order[0] == {"name": f"c{n - 1}", "image": "x"} and order[1] == {"name": f"c{n - 2}", "image": "z"}
+    assert len(results[2]["spec"]["containers"]) == n // 2
+    assert results[3]["metadata"]["finalizers"][:2] == ["f1", "f3"]
+    assert len(results[4]["metadata"]["finalizers"]) == 2 * n

@@ -180,8 +180,8 @@ def _merge_slice(original: list[Any], patch: list[Any], ctx: Ctx, merge_key: str
     elem = _element_kind(original, patch)
     if elem != "object":
         if is_delete_list:
-            drop = [p for p in patch]
-            return [v for v in original if not any(_scalar_eq(v, d) for d in drop)]
+            drop = _Positions(patch, "")
+            return [v for v in original if drop.index(v) < 0]
         merged = _dedup(original + patch)
         order_patch = patch
         order_server = original
@@ -202,6 +202,7 @@ def _special_elements(original: list[Any], patch: list[Any], merge_key: str) -> 
     """Handle ``$patch`` list elements; returns the new original and the plain patch items."""
     plain: list[Any] = []
     replace = False
+    deleted: list[Any] = []
     for item in patch:
         directive = item.get(DIRECTIVE)
         if DIRECTIVE not in item:
@@ -209,9 +210,7 @@ def _special_elements(original: list[Any], patch: list[Any], merge_key: str) -> 
         elif directive == "delete":
             if merge_key not in item:
                 raise bad_request(f"map: {_go_fmt(item)} does not contain declared merge key: {merge_key}")
-            value = item[merge_key]
-            original = [o for o in original if not (isinstance(o, dict) and merge_key in o
-                                                    and _scalar_eq(o[merge_key], value))]
+            deleted.append(item)
         elif directive == "replace":
             replace = True
         elif directive == "merge":
@@ -219,6 +218,9 @@ def _special_elements(original: list[Any], patch: list[Any], merge_key: str) -> 
             plain.append(stripped)
         else:
             raise bad_request(f"unknown patch type: {directive} in map: {_go_fmt(item)}")
+    if deleted:  # one pass over the live list, however many deletes the patch has
+        gone = _Positions(deleted, merge_key)
+        original = [o for o in original if not (isinstance(o, dict) and merge_key in o and gone.index(o) >= 0)]
     if replace:
         return [_clean(p) for p in plain], []
     return original, plain
@@ -226,26 +228,22 @@ def _special_elements(original: list[Any], patch: list[Any], merge_key: str) -> 
 
 def _merge_items(original: list[Any], patch: list[Any], merge_key: str, ctx: Ctx) -> list[Any]:
     out = list(original)
+    for i, item in enumerate(out):
+        if not isinstance(item, dict):
+            raise bad_request(f"value for key {i} is not a map")
+    where = _Positions([o if merge_key in o else None for o in out], merge_key)
     for item in patch:
         if merge_key not in item:
             raise bad_request(f"map: {_go_fmt(item)} does not contain declared merge key: {merge_key}")
-        idx = _find_by_key(out, merge_key, item[merge_key])
+        idx = where.index(item)
         if idx >= 0:
             out[idx] = _merge_map(out[idx], item, ctx)
         else:
             cleaned = _clean(item)
             if cleaned is not _DROP:
+                where.add(len(out), cleaned)
                 out.append(cleaned)
     return out
-
-
-def _find_by_key(items: list[Any], key: str, value: Any) -> int:
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise bad_request(f"value for key {i} is not a map")
-        if key in item and _scalar_eq(item[key], value):
-            return i
-    return -1
 
 
 def _apply_set_element_order(original: dict[str, Any], patch: dict[str, Any], ctx: Ctx) -> None:
@@ -321,22 +319,22 @@ def _order_key_equal(a: Any, b: Any, merge_key: str) -> bool:
 def _partition_scalars(merged: list[Any], by: list[Any]) -> tuple[list[Any], list[Any]]:
     present: list[Any] = []
     server: list[Any] = []
+    known = _Positions(by, "")
     for v in merged:
-        (present if any(_scalar_eq(v, b) for b in by) else server).append(v)
+        (present if known.index(v) >= 0 else server).append(v)
     return present, server
 
 
 def _partition_maps(merged: list[Any], by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
     present: list[Any] = []
     server: list[Any] = []
+    known = _Positions([b if isinstance(b, dict) and merge_key in b else None for b in by], merge_key)
     for v in merged:
         if not isinstance(v, dict):
             raise bad_request(f"expected a map[string]interface {{}}, but received a {_kind_name(v)}")
         if merge_key not in v:
             raise bad_request(f"map: {_go_fmt(v)} does not contain declared merge key: {merge_key}")
-        found = any(isinstance(b, dict) and merge_key in b and _scalar_eq(b[merge_key], v[merge_key])
-                    for b in by)
-        (present if found else server).append(v)
+        (present if known.index(v) >= 0 else server).append(v)
     return present, server
 
 
@@ -352,6 +350,7 @@ def _normalize_order(patch_items: list[Any], server_only: list[Any], patch_order
     patch_sorted = _sort_by(patch_items, patch_order, by_key)
     server_sorted = _sort_by(server_only, server_order, by_key)
     out: list[Any] = []
+    live = _Positions(server_order, by_key)
     i = j = 0
     while i < len(server_sorted) or j < len(patch_sorted):
         if i >= len(server_sorted):
@@ -359,8 +358,8 @@ def _normalize_order(patch_items: list[Any], server_only: list[Any], patch_order
         elif j >= len(patch_sorted):
             out.append(server_sorted[i]); i += 1
         else:
-            li = _index_of(server_order, server_sorted[i], by_key)
-            ri = _index_of(server_order, patch_sorted[j], by_key)
+            li = live.index(server_sorted[i])
+            ri = live.index(patch_sorted[j])
             if li >= 0 and ri >= 0 and li < ri:
                 out.append(server_sorted[i]); i += 1
             else:
@@ -378,23 +377,57 @@ def _sort_by(items: list[Any], order: list[Any], merge_key: str) -> list[Any]:
             else:
                 kept.append(it)
         items = kept
-    keyed = [(_index_of(order, it, merge_key), n, it) for n, it in enumerate(items)]
+    where = _Positions(order, merge_key)
+    keyed = [(where.index(it), n, it) for n, it in enumerate(items)]
     # Items missing from the order list keep their relative place after the known ones.
     keyed.sort(key=lambda t: (t[0] < 0, t[0], t[1]))
     return [it for _, _, it in keyed] + deletes
 
 
-def _index_of(items: list[Any], value: Any, merge_key: str) -> int:
-    if merge_key:
-        want = value.get(merge_key, _MISSING) if isinstance(value, dict) else _MISSING
+class _Positions:
+    """Where values first occur in a list, found in O(1): the list's items (``merge_key`` "")
+    or their ``merge_key`` values (maps without it share one slot; non-maps never match),
+    compared as ``_scalar_eq`` does. A patch may carry a list of 100,000 items: a linear
+    search per item made strategic merge quadratic (hours of CPU on the event loop)."""
+
+    def __init__(self, items: list[Any], merge_key: str) -> None:
+        self.merge_key = merge_key
+        self.fast: dict[Any, int] = {}
+        self.slow: list[tuple[int, Any]] = []  # values that cannot be hashed (maps, lists)
         for i, it in enumerate(items):
-            if isinstance(it, dict) and _scalar_eq(it.get(merge_key, _MISSING), want):
-                return i
-        return -1
-    for i, it in enumerate(items):
-        if _scalar_eq(it, value):
-            return i
-    return -1
+            self.add(i, it)
+
+    def _value(self, item: Any) -> Any:
+        if not self.merge_key:
+            return item
+        return item.get(self.merge_key, _MISSING) if isinstance(item, dict) else _NOT_A_MAP
+
+    def add(self, i: int, item: Any) -> None:
+        v = self._value(item)
+        if v is _NOT_A_MAP:
+            return
+        key = _hkey(v)
+        if key is None:
+            self.slow.append((i, v))
+        else:
+            self.fast.setdefault(key, i)
+
+    def index(self, item: Any) -> int:
+        v = self._value(item)
+        if v is _NOT_A_MAP:
+            v = _MISSING  # a non-map looks for maps without the key (as a keyless value would)
+        key = _hkey(v)
+        if key is not None:
+            return self.fast.get(key, -1)
+        return next((i for i, o in self.slow if _scalar_eq(o, v)), -1)
+
+
+def _hkey(v: Any) -> Any:
+    """A hashable stand-in equal exactly when ``_scalar_eq`` says so; None for maps and lists."""
+    kind = _kind(v)
+    if kind in ("object", "array"):
+        return None
+    return (kind, v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +440,7 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 _DROP: Any = _Missing()
+_NOT_A_MAP: Any = _Missing()
 
 
 def _kind(v: Any) -> str:
@@ -447,8 +481,10 @@ def _element_kind(*lists: list[Any]) -> str:
 
 def _dedup(values: list[Any]) -> list[Any]:
     out: list[Any] = []
+    seen = _Positions([], "")
     for v in values:
-        if not any(_scalar_eq(v, o) for o in out):
+        if seen.index(v) < 0:
+            seen.add(len(out), v)
             out.append(v)
     return out
 
