@@ -106,14 +106,15 @@ class CSRApprovingController(Controller):
 
     async def _may_create(self, spec: Obj, subresource: str) -> bool:
         """A SubjectAccessReview for the requestor: ``create certificatesigningrequests/<sub>``."""
-        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+        sar: dict[str, Any] = {
             "user": spec.get("username") or "", "groups": list(spec.get("groups") or []),
             "resourceAttributes": {"group": "certificates.k8s.io", "resource": "certificatesigningrequests",
-                                   "subresource": subresource, "verb": "create"}}}
+                                   "subresource": subresource, "verb": "create"}}
         if spec.get("uid"):
-            review["spec"]["uid"] = spec["uid"]
+            sar["uid"] = spec["uid"]
         if spec.get("extra"):
-            review["spec"]["extra"] = spec["extra"]
+            sar["extra"] = spec["extra"]
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": sar}
         out = await self.client.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=review)
         return bool((out.get("status") or {}).get("allowed"))
 

@@ -167,7 +167,8 @@ def issue_certificate(req: x509.CertificateSigningRequest, usages: list[str], ca
          .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
          .add_extension(x509.KeyUsage(**flags), critical=True)
          .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False))
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]  # the CA key signs: never X25519/X448
+                        critical=False))
     ekus = list(dict.fromkeys(_EXT_KEY_USAGES[u] for u in usages if u in _EXT_KEY_USAGES))
     if ekus:
         b = b.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)

@@ -126,6 +126,8 @@ def _pod_estimate(obj: Obj, now: dt.datetime) -> int:
         deadline = parse_time(ts)
     except ValueError:
         return 0
+    if deadline is None:
+        return 0
     return max(0, int((deadline - now).total_seconds()))
 
 
