@@ -33,7 +33,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 from kubelite.api.helpers.podutil import TERMINAL_PHASES, is_pod_terminal
 from kubelite.api.helpers.resources import check_fit, pod_requests
-from kubelite.api.helpers.times import format_micro_time, format_time, parse_time
+from kubelite.api.helpers.times import format_micro_time, format_time, try_parse_time
 from kubelite.client import (LEASES, NAMESPACES, NODES, PODS, ApiError, Client, Clock, ExponentialBackoff,
                              Informer, QueueShutDown, Store, TransportError, WorkQueue, is_already_exists, is_conflict,
                              is_not_found, object_key)
@@ -526,9 +526,9 @@ class SimCluster:
         self._admit(st, pod_requests(pod))
         st.state = "running"
         started = self.clock.now()
-        with contextlib.suppress(ValueError, TypeError):
-            age = (self.clock.wall() - parse_time(status.get("startTime", ""))).total_seconds()
-            started -= max(0.0, age)
+        start_time = try_parse_time(status.get("startTime"))
+        if start_time is not None:
+            started -= max(0.0, (self.clock.wall() - start_time).total_seconds())
         st.started = started
 
     def _admit(self, st: _Pod, requests: dict[str, int]) -> None:
