@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["machinery", "storage", "client", "controllers", "scheduler", "cli", "sim", "api", "kubelet"]
+PACKAGES = ["machinery", "storage", "client", "controllers", "scheduler", "cli", "sim", "api", "kubelet", "server"]
 
 
 def test_mypy_passes_on_the_typed_packages() -> None:
