@@ -170,7 +170,8 @@ def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, init
                containers: Sequence[ContainerView], now: str) -> list[Obj]:
     """The kubelet's four conditions, then every other condition as found (PodScheduled,
     DisruptionTarget, readiness gates...)."""
-    old = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
+    old: dict[str, Obj] = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or ()
+                           if isinstance(c, dict) and isinstance(c.get("type"), str)}
     terminal = pod_phase in ("Succeeded", "Failed")
     out = [_cond("PodReadyToStartContainers", "True" if sandbox_ready and not terminal else "False", old, now)]
     # Initialized

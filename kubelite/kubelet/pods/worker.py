@@ -257,8 +257,9 @@ class PodWorkers:
         # activeDeadlineSeconds
         ads = spec.get("activeDeadlineSeconds")
         if ads and rec.forced is None:
-            from kubelite.api.helpers.times import parse_time
-            started = parse_time(rec.start_time).timestamp()
+            from kubelite.api.helpers.times import try_parse_time
+            start = try_parse_time(rec.start_time)  # always ours or validated; never crash the sync on it
+            started = start.timestamp() if start is not None else now
             left = started + int(ads) - now
             if left <= 0:
                 msg = "Pod was active on the node longer than the specified deadline"

@@ -488,6 +488,8 @@ class _Init:
         self.poll.modify(fd, select.POLLIN | (select.POLLOUT if cl.outbuf else 0))
 
     def _accept(self) -> None:
+        if self.listener is None:  # only polled when listening; keeps the type honest
+            return
         try:
             sock, _ = self.listener.accept()
         except OSError:

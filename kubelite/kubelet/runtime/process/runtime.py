@@ -499,7 +499,10 @@ class ProcessRuntime:
             return
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+        loop.add_reader(fd, wake)
         try:
             await fut
         finally:
