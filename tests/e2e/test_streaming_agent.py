@@ -161,6 +161,7 @@ def test_kubectl_debug_through_the_embedded_agent(node: Cluster) -> None:
     """``kubectl debug``: an ephemeral container (the host's ``sh`` for a busybox image) started
     in the running pod, interactive through attach, and non-interactive then read with logs."""
     import subprocess
+    import threading
 
     from tests.e2e.conftest import KUBECTL
 
@@ -206,6 +207,22 @@ def test_kubectl_debug_through_the_embedded_agent(node: Cluster) -> None:
                          timeout=30, stdin=subprocess.DEVNULL)
     assert "is-a-tty" in res.stdout, res.stdout + res.stderr
     assert _eph(node, "debugged", "tty1")["containerID"]
+    # no command (the process runtime runs no image entrypoint): kubectl shows the waiting message
+    waiting = subprocess.Popen([KUBECTL, "debug", "debugged", "-i", "--image=busybox", "-c", "bare"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=node.env())
+    err_lines: list[str] = []
+    threading.Thread(target=lambda: err_lines.extend(iter(waiting.stderr.readline, "")), daemon=True).start()
+    try:
+        st = node.wait_for(lambda: (s := _eph(node, "debugged", "bare")) and "waiting" in s["state"]
+                           and s["state"]["waiting"].get("reason") == "CreateContainerError" and s,
+                           timeout=20, what="bare waiting")
+        assert "has no command" in st["state"]["waiting"]["message"]
+        node.wait_for(lambda: any("container bare: container bare has no command" in x for x in err_lines),
+                      timeout=20, what="kubectl's warning")
+    finally:
+        waiting.kill()
+        waiting.wait(10)
     # deletion stops a still running ephemeral container too
     node.kubectl("debug", "debugged", "--image=busybox", "-c", "idle", "--", "sleep", "3601")
     node.wait_for(lambda: "running" in _eph(node, "debugged", "idle").get("state", {}), timeout=20, what="idle running")
