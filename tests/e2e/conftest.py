@@ -13,6 +13,7 @@ and node tests); ``start_sim``/``Sim`` run more simulated nodes, ``KubectlWatch`
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +135,30 @@ def make_cluster(tmp: Path, extra_args: list[str] | None = None) -> Cluster:
     home.mkdir(parents=True, exist_ok=True)
     return Cluster(data_dir=tmp / "data", port=free_port(), kubeconfig=tmp / "kubeconfig.yaml",
                    cache_dir=home / ".kube" / "cache", extra_args=extra_args or [])
+
+
+@contextlib.contextmanager
+def agent_cluster(tmp: Path, node_name: str, *extra_args: str) -> Iterator[Cluster]:
+    """``kubelite server`` with its embedded node agent (real processes), once the node is Ready
+    and the default service account exists. On exit: pods deleted, the server stopped, and
+    whatever a failed test left running killed with its mounts and cgroups (``killall``)."""
+    from kubelite.kubelet.runtime.process import default_state_dir, killall
+
+    c = make_cluster(tmp, ["--node-name", node_name, "--kubelet-arg", f"port={free_port()}", *extra_args])
+    c.agent = True
+    c.start()
+    try:
+        c.wait_for(lambda: any(x["type"] == "Ready" and x["status"] == "True"
+                               for x in c.json("get", "node", node_name)["status"]["conditions"]),
+                   timeout=30, what="node Ready")
+        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0,
+                   what="default service account")
+        yield c
+    finally:
+        c.kubectl("delete", "deployments,jobs", "--all", "--wait=false", check=False)
+        c.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=30s", check=False)
+        c.stop()
+        killall(default_state_dir(c.data_dir / "agent"), cgroup_root=None)
 
 
 @pytest.fixture(scope="session")

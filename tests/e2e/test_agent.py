@@ -12,47 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cluster, free_port, make_cluster
+from tests.e2e.conftest import Cluster, agent_cluster, free_port
 
 NODE = "e2e-agent"
 PYTHON = sys.executable      # the test's interpreter: the in-cluster client test needs its packages
 pytestmark = pytest.mark.e2e
 
 
-def _process_runtime_available() -> bool:
-    try:
-        import kubelite.kubelet.runtime.process  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):
-    if not _process_runtime_available():
-        pytest.skip("the process runtime is not in this tree")
-    tmp = tmp_path_factory.mktemp("agent")
-    c = make_cluster(tmp, ["--node-name", NODE, "--kubelet-arg", f"port={free_port()}",
-                           "--kubelet-arg", "node-status-update-frequency=2s"])
-    c.agent = True
-    c.start()
-
-    def ready() -> bool:
-        n = c.json("get", "node", NODE)
-        return any(x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"])
-
-    try:
-        c.wait_for(ready, timeout=30, what="node Ready")
-        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0,
-                   what="default service account")
+    with agent_cluster(tmp_path_factory.mktemp("agent"), NODE, "--kubelet-arg", "node-status-update-frequency=2s") as c:
         yield c
-    finally:
-        c.kubectl("delete", "deployments,jobs", "--all", "--wait=false", check=False)
-        c.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=30s", check=False)
-        c.stop()
-        # whatever is left (a failed test's pods): kill it and remove its mounts and cgroups
-        from kubelite.kubelet.runtime.process import default_state_dir, killall
-        killall(default_state_dir(c.data_dir / "agent"), cgroup_root=None)
 
 
 def apply(c: Cluster, obj: dict) -> None:

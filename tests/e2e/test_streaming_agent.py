@@ -13,41 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cluster, free_port, make_cluster
+from tests.e2e.conftest import Cluster, agent_cluster, free_port
 
 NODE = "e2e-stream"
 pytestmark = pytest.mark.e2e
 
 
-def _agent_available() -> bool:
-    try:
-        import kubelite.kubelet.agent  # noqa: F401
-        import kubelite.kubelet.runtime.process  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):
-    if not _agent_available():
-        pytest.skip("the node agent and the process runtime are not in this tree")
-    tmp = tmp_path_factory.mktemp("stream-agent")
-    c = make_cluster(tmp, ["--node-name", NODE, "--kubelet-arg", f"port={free_port()}"])
-    c.agent = True
-    c.start()
-    try:
-        c.wait_for(lambda: any(x["type"] == "Ready" and x["status"] == "True"
-                               for x in c.json("get", "node", NODE)["status"]["conditions"]),
-                   timeout=30, what="node Ready")
-        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0,
-                   what="default service account")
+    with agent_cluster(tmp_path_factory.mktemp("stream-agent"), NODE) as c:
         yield c
-    finally:
-        c.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=30s", check=False)
-        c.stop()
-        from kubelite.kubelet.runtime.process import default_state_dir, killall
-        killall(default_state_dir(c.data_dir / "agent"), cgroup_root=None)
 
 
 def test_streaming_through_the_embedded_agent(node: Cluster, tmp_path: Path) -> None:
