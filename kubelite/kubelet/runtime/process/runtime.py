@@ -37,12 +37,14 @@ import logging
 import os
 import shutil
 import signal
+import functools
 import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from kubelite.kubelet.runtime.interface import (
     ContainerConfig,
@@ -84,6 +86,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 UNKNOWN_REASON = "ContainerStatusUnknown"
 UNKNOWN_MESSAGE = "The container could not be located: its init exited without recording an exit status"
 POLL = 0.1
+RUNTIME_THREADS = 16     # blocking runtime calls in flight at once (starts of different pods overlap)
+T = TypeVar("T")
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -172,6 +176,11 @@ class ProcessRuntime:
         self.layout = Layout(state_dir)
         self.use_shim = use_shim
         self._shim_lock = threading.Lock()
+        # Its own threads for the blocking parts (forks, cgroup mkdirs, bind mounts, waiting on
+        # the shim): in asyncio's default pool (cores + 4 threads, shared with the API server's
+        # storage reads) a burst of pod starts queued behind each other. Threads are made on
+        # demand, so an idle node has none.
+        self._pool = ThreadPoolExecutor(max_workers=RUNTIME_THREADS, thread_name_prefix="process-runtime")
         self._shim_ready = False
         self.layout.make()
         self.isolate = ns.available() if isolate is None else bool(isolate and ns.available())
@@ -189,6 +198,9 @@ class ProcessRuntime:
             if rec:
                 rec.pop("starting", None)    # a start the previous agent did not finish: init.json says
                 self._containers[cid] = rec
+
+    async def _blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     # --- records ----------------------------------------------------------------------------
 
@@ -302,9 +314,9 @@ class ProcessRuntime:
             self._save_sandbox(rec)
 
         try:
-            await asyncio.to_thread(_make)
+            await self._blocking(_make)
         except OSError as e:
-            await asyncio.to_thread(self._remove_sandbox_files, rec)
+            await self._blocking(self._remove_sandbox_files, rec)
             raise RuntimeError_("CreatePodSandboxError", f"failed to create pod sandbox: {e}") from e
         self._sandboxes[sid] = rec
         return sid
@@ -314,7 +326,7 @@ class ProcessRuntime:
         await asyncio.gather(*(self.stop_container(c["id"], 0) for c in list(self._containers.values())
                                if c["sandbox_id"] == sandbox_id))
         rec["state"] = SandboxState.NOTREADY.value
-        await asyncio.to_thread(self._save_sandbox, rec)
+        await self._blocking(self._save_sandbox, rec)
 
     def _remove_sandbox_files(self, rec: dict[str, Any]) -> None:
         for path in rec.get("ns", {}).values():
@@ -332,7 +344,7 @@ class ProcessRuntime:
         await self.stop_pod_sandbox(sandbox_id)
         for c in [c for c in self._containers.values() if c["sandbox_id"] == sandbox_id]:
             await self.remove_container(c["id"])
-        await asyncio.to_thread(self._remove_sandbox_files, rec)
+        await self._blocking(self._remove_sandbox_files, rec)
         self._sandboxes.pop(sandbox_id, None)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
@@ -359,7 +371,7 @@ class ProcessRuntime:
         def _make() -> None:
             d.mkdir(parents=True)
             self._save_container(rec)
-        await asyncio.to_thread(_make)
+        await self._blocking(_make)
         self._containers[cid] = rec
         return cid
 
@@ -469,7 +481,7 @@ class ProcessRuntime:
             return self._spawn(self._spec(rec, cg))
 
         try:
-            result = await asyncio.to_thread(_start)
+            result = await self._blocking(_start)
         except OSError as e:
             result = {"error": str(e)}
         if "error" in result:
@@ -538,7 +550,7 @@ class ProcessRuntime:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wait_container(container_id), timeout)
                 return
-        await asyncio.to_thread(self._kill_tree, rec)
+        await self._blocking(self._kill_tree, rec)
         try:
             await asyncio.wait_for(self.wait_container(container_id), 5)
         except asyncio.TimeoutError:
@@ -558,7 +570,7 @@ class ProcessRuntime:
             if cg is not None:
                 cg.remove()
             shutil.rmtree(self.layout.container(container_id), ignore_errors=True)
-        await asyncio.to_thread(_remove)
+        await self._blocking(_remove)
         self._containers.pop(container_id, None)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
@@ -592,7 +604,7 @@ class ProcessRuntime:
         if not cmd:
             raise RuntimeError_("ExecError", "no command given")
         target = self._exec_target(container_id)
-        info = await asyncio.to_thread(spawn_exec, target, list(cmd), tty=tty, stdin=stdin, launch=self._launch_exec)
+        info = await self._blocking(spawn_exec, target, list(cmd), tty=tty, stdin=stdin, launch=self._launch_exec)
         if info["error"]:
             for k in ("master", "stdin", "stdout", "stderr", "status"):
                 if info.get(k) is not None:
@@ -678,7 +690,7 @@ class ProcessRuntime:
             return ContainerStats(container_id=container_id, timestamp=time.time(), cpu_usage_core_nanoseconds=u.cpu_ns,
                                   memory_usage_bytes=u.memory_usage, memory_working_set_bytes=u.working_set,
                                   memory_rss_bytes=u.rss, logs_used_bytes=self._log_bytes(rec["log_path"]))
-        return await asyncio.to_thread(_read)
+        return await self._blocking(_read)
 
     async def pod_sandbox_stats(self, sandbox_id: str) -> ContainerStats:
         rec = self._sandbox(sandbox_id)
@@ -700,4 +712,4 @@ class ProcessRuntime:
                                   memory_usage_bytes=u.memory_usage, memory_working_set_bytes=u.working_set,
                                   memory_rss_bytes=u.rss,
                                   logs_used_bytes=sum(self._log_bytes(c["log_path"]) for c in members))
-        return await asyncio.to_thread(_read)
+        return await self._blocking(_read)
