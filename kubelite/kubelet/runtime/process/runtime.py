@@ -38,7 +38,6 @@ import os
 import shutil
 import signal
 import functools
-import socket
 import threading
 import time
 import uuid
@@ -96,45 +95,6 @@ def exit_reason(exit_code: int, oom_kills: int) -> str:
     if oom_kills > 0:
         return "OOMKilled"
     return "Completed" if exit_code == 0 else "Error"
-
-
-def make_sandbox_namespaces(sandbox_dir: str, hostname: str, ipc: bool) -> dict[str, str]:
-    """Create the sandbox's UTS (with ``hostname``) and IPC namespaces in a forked child and pin
-    them under ``sandbox_dir/ns`` (blocking: from a worker thread)."""
-    os.makedirs(f"{sandbox_dir}/ns", exist_ok=True)
-    r1, w1 = os.pipe()
-    r2, w2 = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r1)
-            os.close(w2)
-            ns.unshare(ns.CLONE_NEWUTS | (ns.CLONE_NEWIPC if ipc else 0))
-            socket.sethostname(hostname)
-            os.write(w1, b"k")
-            os.read(r2, 1)
-        except BaseException as e:  # noqa: BLE001
-            with contextlib.suppress(OSError):
-                os.write(w1, b"e" + str(e).encode())
-        os._exit(0)
-    os.close(w1)
-    os.close(r2)
-    out: dict[str, str] = {}
-    try:
-        msg = os.read(r1, 4096)
-        if msg != b"k":
-            raise OSError(msg[1:].decode(errors="replace") or "sandbox namespace helper died")
-        for kind in ("uts", "ipc") if ipc else ("uts",):
-            path = f"{sandbox_dir}/ns/{kind}"
-            ns.pin_namespace(pid, kind, path)
-            out[kind] = path
-    finally:
-        with contextlib.suppress(OSError):
-            os.write(w2, b"x")
-        os.close(w2)
-        os.close(r1)
-        os.waitpid(pid, 0)
-    return out
 
 
 class ProcessImageService:
@@ -303,7 +263,7 @@ class ProcessRuntime:
                 (d / "resolv.conf").write_text(config.dns_config)
             if self.isolate:
                 hostname = (config.hostname or config.name)[:63]
-                rec["ns"] = make_sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
+                rec["ns"] = self._sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
             if self.cgroups is not None:
                 rel = f"pod{config.uid}" + (f"-{config.attempt}" if config.attempt else "")
                 if any(r.get("cgroup_rel") == rel for r in self._sandboxes.values()):
@@ -431,6 +391,13 @@ class ProcessRuntime:
         if not self.use_shim:
             return spawn(spec)
         return self._with_shim({"op": "spawn", "spec": spec})
+
+    def _sandbox_namespaces(self, sandbox_dir: str, hostname: str, ipc: bool) -> dict[str, str]:
+        """The sandbox's UTS/IPC namespaces, made by a fork of the shim (a fork of this ~90 MB
+        process costs far more: page tables, and every other thread's page faults wait for it)."""
+        if not self.use_shim:
+            return ns.make_sandbox_namespaces(sandbox_dir, hostname, ipc)
+        return self._with_shim({"op": "sandbox_ns", "dir": os.path.abspath(sandbox_dir), "hostname": hostname, "ipc": ipc})["ns"]
 
     def _launch_exec(self, target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) -> None:
         """Fork an exec's D: in the shim (handing it the stdio descriptors), or here."""

@@ -17,7 +17,9 @@ single-threaded, so its forks are the plain, safe kind, yet spawns overlap (``se
 connection, one JSON reply line: ``{"op": "spawn", "spec": {...}}`` → what ``init.spawn``
 returns; ``{"op": "exec", "target", "argv", "tty"}`` with five descriptors passed along
 (SCM_RIGHTS: stdin, stdout, stderr, info and status pipes) → ``streams.fork_exec``;
-``{"op": "ping"}`` → ``{"version", "pid"}``; ``{"op": "quit"}``. Exec sessions are forked
+``{"op": "sandbox_ns", "dir", "hostname", "ipc"}`` → ``{"ns": {kind: pinned path}}`` (a
+pod sandbox's UTS/IPC namespaces); ``{"op": "ping"}`` → ``{"version", "pid"}``;
+``{"op": "quit"}``. Exec sessions are forked
 here too, for the same copy-on-write reason (a ``kubectl exec -it`` can last hours).
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.kubelet.runtime.process.init import START_TIMEOUT, spawn_begin, spawn_result, spawn_timed_out
+from kubelite.kubelet.runtime.process.namespaces import make_sandbox_namespaces
 from kubelite.kubelet.runtime.process.streams import fork_exec
 
 SOCK = "shim.sock"
@@ -148,6 +151,8 @@ def _request(srv: socket.socket, dfd: int, sel: selectors.BaseSelector, pending:
         if op == "exec" and len(fds) == 5:
             fork_exec(req["target"], req["argv"], fds, bool(req.get("tty")))
             reply: dict[str, Any] = {"ok": True}
+        elif op == "sandbox_ns":
+            reply = {"ns": make_sandbox_namespaces(req["dir"], req["hostname"], bool(req.get("ipc")))}
         elif op == "ping":
             reply = {"version": VERSION, "pid": os.getpid()}
         elif op == "quit":
