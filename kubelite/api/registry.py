@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from kubelite.api.helpers.times import parse_time
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.machinery.errors import FieldError
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -185,10 +185,10 @@ class ResourceType:
 
 def age(obj: dict[str, Any], now: dt.datetime) -> str:
     """Kubernetes' short human duration since creation ("5s", "3m2s", "4h", "12d")."""
-    ts = obj.get("metadata", {}).get("creationTimestamp")
-    if not ts:
+    created = try_parse_time(obj.get("metadata", {}).get("creationTimestamp"))
+    if created is None:
         return "<unknown>"
-    return human_duration(now - parse_time(ts))
+    return human_duration(now - created)
 
 
 def human_duration(d: dt.timedelta) -> str:

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, age, human_duration
@@ -65,7 +65,7 @@ def table_columns(crd_version: dict[str, Any]) -> list[Column]:
     return [NAME_COLUMN, *(printer_columns(crd_version) or [DEFAULT_AGE])]
 
 
-def printer_cells(obj: dict[str, Any], columns: list[Column], now: dt.datetime) -> list[Any]:
+def printer_cells(obj: dict[str, Any], columns: Sequence[Column], now: dt.datetime) -> list[Any]:
     """One Table row's cells for ``obj`` (None where a path finds nothing)."""
     cells: list[Any] = []
     for col in columns:

@@ -171,7 +171,7 @@ class PodAdmission:
         does not mount something there already."""
         if spec.get("automountServiceAccountToken") is False:
             return
-        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        volumes = spec["volumes"] if isinstance(spec.get("volumes"), list) else []
         if any(isinstance(v, dict) and str(v.get("name", "")).startswith("kube-api-access-") for v in volumes):
             return
         if spec.get("automountServiceAccountToken") is None:
@@ -186,7 +186,7 @@ class PodAdmission:
             for c in spec.get(field) or ():
                 if not isinstance(c, dict):
                     continue
-                mounts = c.get("volumeMounts") if isinstance(c.get("volumeMounts"), list) else []
+                mounts = c["volumeMounts"] if isinstance(c.get("volumeMounts"), list) else []
                 if any(isinstance(m, dict) and m.get("mountPath") == SA_MOUNT_PATH for m in mounts):
                     continue
                 c["volumeMounts"] = [*mounts, {"name": name, "readOnly": True, "mountPath": SA_MOUNT_PATH}]
@@ -208,7 +208,7 @@ class PodAdmission:
             return
         if not spec.get("serviceAccountName") and not spec.get("serviceAccount"):
             spec["serviceAccountName"] = spec["serviceAccount"] = "default"
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
         await self._mount_service_account_token(spec, meta.get("namespace"))
         classes = await self._priority_classes()
         name = spec.get("priorityClassName")

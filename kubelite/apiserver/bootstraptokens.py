@@ -20,7 +20,7 @@ import hmac
 import re
 from typing import TYPE_CHECKING, Any
 
-from kubelite.api.helpers.times import parse_time
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.apiserver.request import UserInfo
 from kubelite.machinery.errors import StatusError
 
@@ -64,10 +64,8 @@ def user_for(secret: dict[str, Any], token_id: str, token_secret: str, now: dt.d
         return None
     expiration = _data(secret, "expiration")
     if expiration:
-        try:
-            if parse_time(expiration) <= now:
-                return None
-        except ValueError:
+        expires = try_parse_time(expiration)
+        if expires is None or expires <= now:
             return None  # kube treats an unparseable expiration as expired
     extra = [g.strip() for g in _data(secret, "auth-extra-groups").split(",") if g.strip()]
     if any(not _EXTRA_GROUP_RE.fullmatch(g) for g in extra):

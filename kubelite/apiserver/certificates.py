@@ -16,7 +16,7 @@ admission rules kube-apiserver applies to CSRs.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.x509.oid import NameOID
 
@@ -108,7 +108,7 @@ class CSRAdmission:
         if not isinstance(conds, list):
             return
         now = format_time(self.server.clock())
-        old_conds = _condition_types(old, *{c.get("type") for c in conds if isinstance(c, dict)})
+        old_conds = _condition_types(old, *{c["type"] for c in conds if isinstance(c, dict) and isinstance(c.get("type"), str)})
         for c in conds:
             if not isinstance(c, dict):
                 continue
@@ -166,7 +166,7 @@ def _approval_handler(server: "ApiServer"):  # noqa: ANN202 - a subresource hand
             elif ctype == "application/strategic-merge-patch+json":
                 if not isinstance(body, dict):
                     raise errors.bad_request("strategic merge patch must be an object")
-                new = strategic_merge(current, body, rt.schema)
+                new = strategic_merge(current, body, cast(str, rt.schema))  # built-in CSR
             else:
                 raise errors.unsupported_media_type(ctype)
             if not isinstance(new, dict) or not isinstance(new.get("status", {}), dict):

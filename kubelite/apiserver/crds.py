@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kubelite.api import structural
 from kubelite.api.kinds.apiregistration import apiservice
 from kubelite.apiserver import apiservices
-from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, Column, ResourceType, ScalePaths, Strategy
+from kubelite.api.registry import AGE_COLUMN, NAME_COLUMN, ResourceType, ScalePaths, Strategy
 from kubelite.api.validation import is_dns1123_subdomain
 from kubelite.machinery.errors import FieldError
 
@@ -30,7 +30,7 @@ CRD_STORAGE = "apiextensions.k8s.io/customresourcedefinitions"
 class CustomResourceStrategy(Strategy):
     """Behaviour of the objects of one CRD version, driven by its schema."""
 
-    def __init__(self, schema: dict[str, Any], columns: list[Column], has_status: bool) -> None:
+    def __init__(self, schema: dict[str, Any], columns: list[structural.PrinterColumn], has_status: bool) -> None:
         self.schema = schema
         self.has_status = has_status
         self.columns = (NAME_COLUMN, *columns) if columns else (NAME_COLUMN, AGE_COLUMN)

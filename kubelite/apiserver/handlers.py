@@ -11,7 +11,7 @@ import copy
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, cast
 
 import orjson
 
@@ -470,7 +470,7 @@ class ResourceHandlers:
             else:
                 if not isinstance(patch, dict):
                     raise errors.bad_request("strategic merge patch must be an object")
-                new = strategic_merge(current, patch, rt.schema)
+                new = strategic_merge(current, patch, cast(str, rt.schema))  # None refused above (415)
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
             codec.check_size(new)  # every patch type: the result, not just the body, is bounded

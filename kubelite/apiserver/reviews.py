@@ -39,7 +39,7 @@ def install(server: "ApiServer") -> None:
         else:
             user = UserInfo(spec.get("user", ""), tuple(spec.get("groups") or ()), spec.get("uid", ""))
         ra = spec.get("resourceAttributes")
-        nra = spec.get("nonResourceAttributes")
+        nra = spec.get("nonResourceAttributes") or {}
         if not ra and not nra:
             raise errors.invalid_object(t.rt.kind, t.rt.group, "", [errors.FieldError(
                 "spec.resourceAttributes", "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified", "FieldValueInvalid")])

@@ -19,7 +19,7 @@ import os
 import random
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import orjson
 
@@ -210,7 +210,7 @@ class Store:
         meta["resourceVersion"] = str(kv.mod_revision)
         return obj
 
-    def _validate(self, rt: ResourceType, obj: Obj, errs: list[errors.FieldError]) -> None:
+    def _validate(self, rt: ResourceType, obj: Obj, errs: Sequence[errors.FieldError]) -> None:  # `list` is a method here
         meta_errs = validate_object_meta(obj.get("metadata", {}), namespaced=rt.namespaced,
                                          name_validator=getattr(rt.strategy, "name_validator", None))
         errs = meta_errs + list(errs)

@@ -7,7 +7,7 @@ main-endpoint update rules for them, e.g. a pod's spec.nodeName may be set only 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import copy
 
@@ -136,13 +136,13 @@ def streaming(server: "ApiServer") -> Any:
         if t.subresource == "log":
             if t.verb != "get":
                 raise errors.method_not_allowed()
-            query = _log_query(req, t.name)
-            why = nodeproxy.log_container_error(pod, container, query.get("previous") == "true")
+            log_query = _log_query(req, t.name)
+            why = nodeproxy.log_container_error(pod, container, log_query.get("previous") == "true")
             if why:
                 raise errors.bad_request(why)
             node = await store.get(server.rt("", "v1", "nodes"), None, node_name)
             url = server.kubelet.url(node, "containerLogs/" + nodeproxy.path_of(ns, t.name, container),
-                                     list(query.items()))
+                                     list(log_query.items()))
             resp = await server.kubelet.request("GET", url)
             if resp.status < 400:
                 resp.content_type = "text/plain"
@@ -259,7 +259,7 @@ def ephemeral_containers(server: "ApiServer", body_of: Any) -> Any:
             elif ctype == "application/strategic-merge-patch+json":
                 if not isinstance(sent, dict):
                     raise errors.bad_request("strategic merge patch must be an object")
-                wanted = strategic_merge(copy.deepcopy(current), sent, rt.schema)
+                wanted = strategic_merge(copy.deepcopy(current), sent, cast(str, rt.schema))  # built-in Pod
             else:
                 raise errors.StatusError(415, "UnsupportedMediaType", f"unsupported patch type {ctype}")
             if not isinstance(wanted, dict) or not isinstance(wanted.get("spec", {}), dict):

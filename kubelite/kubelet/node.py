@@ -159,7 +159,8 @@ def conditions(r: Readings, runtime_ok: bool, now: str,
 
 
 def _summary(conds: Any) -> dict[str, tuple[str, str]]:
-    return {c.get("type"): (c.get("status"), c.get("reason")) for c in conds or () if isinstance(c, dict)}
+    return {c["type"]: (str(c.get("status") or ""), str(c.get("reason") or "")) for c in conds or ()
+            if isinstance(c, dict) and isinstance(c.get("type"), str)}
 
 
 
@@ -255,6 +256,8 @@ class NodeAgent:
         """The kubelet's NodeHasSufficientMemory / NodeHasDiskPressure / NodeReady ... events."""
         if ctype == "Ready":
             name = "NodeReady" if status == "True" else "NodeNotReady"
+        elif not reason:  # a condition someone else wrote without a reason: no kubelet event for it
+            return
         else:
             name = "Node" + reason.removeprefix("Kubelet")
         self._event(name, f"Node {self.cfg.node_name} status is now: {name}")
@@ -262,7 +265,7 @@ class NodeAgent:
     def _remember(self, node: Mapping[str, Any]) -> None:
         self.uid = (node.get("metadata") or {}).get("uid")
         conds = (node.get("status") or {}).get("conditions") or ()
-        self._conditions = {c.get("type"): c for c in conds if isinstance(c, dict)}
+        self._conditions = {c["type"]: c for c in conds if isinstance(c, dict) and isinstance(c.get("type"), str)}
         self._last_summary = _summary(conds)
 
     def _lease(self) -> dict[str, Any]:

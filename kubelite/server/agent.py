@@ -69,7 +69,9 @@ async def run_agent_command(opts: AgentOptions, *, stop: asyncio.Event | None = 
             raise JoinError(str(e)) from None
     if not opts.server.startswith("https://"):
         raise JoinError(f"the server URL must be https://HOST:PORT, not {opts.server!r}")
-    node_ip = opts.node_ip or await asyncio.to_thread(default_node_ip, opts.server)
+    node_ip = opts.node_ip
+    if not node_ip:
+        node_ip = await asyncio.to_thread(default_node_ip, opts.server)
     identity = Identity(opts.root_dir)
     done = await ensure_identity(identity, server=opts.server, token=token, node_name=opts.node_name,
                                  node_ip=node_ip, timeout=opts.csr_timeout)

@@ -53,6 +53,6 @@ def secure_state(data_dir: Path, *extra_files: Path | None) -> None:
     for f in data_dir.iterdir():
         if f.is_file() and f.name.endswith(PRIVATE_SUFFIXES):
             _chmod(f, FILE_MODE)
-    for f in extra_files:
-        if f is not None and f.is_file():
-            _chmod(f, FILE_MODE)
+    for extra in extra_files:
+        if extra is not None and extra.is_file():
+            _chmod(extra, FILE_MODE)

@@ -15,7 +15,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Callable, Coroutine
 
 from aiohttp import web
 
@@ -76,7 +76,7 @@ class ServerConfig:
 
 #: Components started after the API server: (name, config switch that disables it, factory).
 #: A factory takes the ApiServer and the config and runs until cancelled.
-ComponentFactory = Callable[[ApiServer, ServerConfig], Awaitable[None]]
+ComponentFactory = Callable[[ApiServer, ServerConfig], Coroutine[Any, Any, None]]  # create_task needs a coroutine
 COMPONENTS: list[tuple[str, str, ComponentFactory]] = [
     ("controller-manager", "disable_controllers",
      lambda api, cfg: components.controller_manager(api, {

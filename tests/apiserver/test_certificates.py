@@ -118,6 +118,10 @@ async def test_bootstrap_tokens(tmp_path: Path) -> None:
         secret["data"]["expiration"] = base64.b64encode(b"2020-01-01T00:00:00Z").decode()
         await admin.update(SECRETS, secret)
         assert await who("abcdef.0123456789abcdef") is None
+        secret = await admin.get(SECRETS, "bootstrap-token-abcdef", namespace="kube-system")
+        secret["data"]["expiration"] = base64.b64encode(b"next tuesday").decode()  # unreadable: expired
+        await admin.update(SECRETS, secret)
+        assert await who("abcdef.0123456789abcdef") is None
         # ensure_token_secret puts it right again (what `kubelite server` does on every start)
         await bootstraptokens.ensure_token_secret(api, "abcdef", "0123456789abcdef", extra_groups=[], description="x")
         assert (await who("abcdef.0123456789abcdef")).name == "system:bootstrap:abcdef"

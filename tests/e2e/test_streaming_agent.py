@@ -5,6 +5,7 @@ the agent and the process runtime."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -154,3 +155,92 @@ def test_logs_previous_and_follow_through_the_embedded_agent(node: Cluster, tmp_
         proc.kill()
         proc.wait()
     assert lines == ["run 2\n", "tick 0\n", "tick 1\n", "tick 2\n"]
+
+
+def test_kubectl_debug_through_the_embedded_agent(node: Cluster) -> None:
+    """``kubectl debug``: an ephemeral container (the host's ``sh`` for a busybox image) started
+    in the running pod, interactive through attach, and non-interactive then read with logs."""
+    import subprocess
+    import threading
+
+    from tests.e2e.conftest import KUBECTL
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debugged"},
+           "spec": {"terminationGracePeriodSeconds": 1, "hostNetwork": True,
+                    "containers": [{"name": "app", "image": "host", "command": ["sleep", "3600"]}]}}
+    node.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    node.kubectl("wait", "--for=condition=Ready", "pod/debugged", "--timeout=60s")
+
+    # non-interactive: created, runs once, its output through kubectl logs -c
+    node.kubectl("debug", "debugged", "--image=busybox", "-c", "dbg", "--", "sh", "-c", "echo x-from-dbg")
+    node.wait_for(lambda: "terminated" in _eph(node, "debugged", "dbg").get("state", {}), timeout=20,
+                  what="dbg terminated")
+    st = _eph(node, "debugged", "dbg")
+    assert st["state"]["terminated"]["exitCode"] == 0 and st["restartCount"] == 0 and st["ready"] is False
+    assert node.kubectl("logs", "debugged", "-c", "dbg").stdout == "x-from-dbg\n"
+
+    # interactive, sharing the target's PID namespace: the debugger sees the app's sleep
+    t0 = time.monotonic()
+    proc = subprocess.run([KUBECTL, "debug", "debugged", "-i", "--image=busybox", "-c", "debugger",
+                           "--target=app", "--", "sh"],
+                          input="echo hi-from-debug; echo procs $(ls /proc | grep -c '^[0-9]');"
+                                " for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done | grep -c '^sleep 3600 $';"
+                                " exit 0\n",
+                          capture_output=True, text=True, env=node.env(), timeout=40)
+    took = time.monotonic() - t0
+    assert "hi-from-debug\n" in proc.stdout and "couldn't attach" not in proc.stderr, (proc.stdout, proc.stderr)
+    if os.geteuid() == 0:      # isolated: the target's PID namespace (its init, sleep, the shell...)
+        procs = int(proc.stdout.split("procs ", 1)[1].split()[0])
+        assert procs < 10 and proc.stdout.endswith(f"procs {procs}\n1\n"), proc.stdout
+    st = node.wait_for(lambda: (s := _eph(node, "debugged", "debugger")) and "terminated" in s["state"] and s,
+                       timeout=20, what="debugger terminated")
+    assert st["state"]["terminated"]["exitCode"] == 0 and st["started"] is False
+    assert took < 30, took
+    events = node.json("get", "events", "--field-selector", "involvedObject.name=debugged")["items"]
+    got = {(e["reason"], e["message"], e["involvedObject"].get("fieldPath")) for e in events}
+    assert ("Started", "Started container debugger", "spec.ephemeralContainers{debugger}") in got
+    pod_now = node.json("get", "pod", "debugged")
+    assert pod_now["status"]["phase"] == "Running" and len(pod_now["status"]["containerStatuses"]) == 1
+    # -it: a TTY in the debugger (kubectl under `script`, as for exec -it above)
+    cmd = f"{KUBECTL} debug debugged -it --image=busybox -c tty1 -- sh -c 'sleep 1; tty >/dev/null && echo is-a-tty; sleep 1'"
+    res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, env=node.env(),
+                         timeout=30, stdin=subprocess.DEVNULL)
+    assert "is-a-tty" in res.stdout, res.stdout + res.stderr
+    assert _eph(node, "debugged", "tty1")["containerID"]
+    # no command (the process runtime runs no image entrypoint): kubectl shows the waiting message
+    waiting = subprocess.Popen([KUBECTL, "debug", "debugged", "-i", "--image=busybox", "-c", "bare"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=node.env())
+    err_lines: list[str] = []
+    threading.Thread(target=lambda: err_lines.extend(iter(waiting.stderr.readline, "")), daemon=True).start()
+    try:
+        st = node.wait_for(lambda: (s := _eph(node, "debugged", "bare")) and "waiting" in s["state"]
+                           and s["state"]["waiting"].get("reason") == "CreateContainerError" and s,
+                           timeout=20, what="bare waiting")
+        assert "has no command" in st["state"]["waiting"]["message"]
+        node.wait_for(lambda: any("container bare: container bare has no command" in x for x in err_lines),
+                      timeout=20, what="kubectl's warning")
+    finally:
+        waiting.kill()
+        waiting.wait(10)
+    # deletion stops a still running ephemeral container too
+    node.kubectl("debug", "debugged", "--image=busybox", "-c", "idle", "--", "sleep", "3601")
+    node.wait_for(lambda: "running" in _eph(node, "debugged", "idle").get("state", {}), timeout=20, what="idle running")
+    assert _sleeping("3601")
+    node.kubectl("delete", "pod", "debugged", "--timeout=30s")
+    assert not _sleeping("3601")
+
+
+def _sleeping(arg: str) -> bool:
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "cmdline").read_bytes() == f"sleep\0{arg}\0".encode():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _eph(node: Cluster, pod: str, name: str) -> dict:
+    p = node.json("get", "pod", pod)
+    return next((s for s in p["status"].get("ephemeralContainerStatuses") or () if s["name"] == name), {})

@@ -15,6 +15,7 @@ from kubelite.kubelet.agent import run_agent
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.kubelet import Kubelet
 from kubelite.kubelet.runtime.fake import FakeRuntime
+from tests.e2e.conftest import free_port
 from tests.inprocess import api_client
 
 
@@ -75,7 +76,9 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
         # The agent runs as a node identity: RBAC's system:node role must be enough.
         node_client = Client(LocalTransport(api, UserInfo("system:node:node-1", ("system:nodes", "system:authenticated"))),
                              field_manager="kubelet")
-        cfg = AgentConfig(node_name="node-1", root_dir=tmp_path / "agent", lease_interval=0.5, status_interval=0.5)
+        # a free port for the streaming server: 10250 may be taken (a real kubelet, a parallel run)
+        cfg = AgentConfig(node_name="node-1", root_dir=tmp_path / "agent", lease_interval=0.5, status_interval=0.5,
+                          kubelet_port=free_port())
         a = Agent(node_client, cfg, FakeRuntime())
         a.admin = client
         await a.start()

@@ -69,3 +69,29 @@ def test_build_node(tmp_path: Path) -> None:
 def test_real_readings(tmp_path: Path) -> None:
     r = read_readings(tmp_path)
     assert r.mem_total > r.mem_available > 0 and r.fs_total >= r.fs_available > 0 and r.pid_max > r.pids_used > 0
+
+
+async def test_a_foreign_condition_without_reason_gets_no_event(tmp_path: Path) -> None:
+    """Someone patched the node's status with a condition of their own and no reason: the
+    kubelet's next report keeps it and emits its events for its own conditions only."""
+    from kubelite.kubelet.node import NodeAgent
+
+    class Client:
+        async def patch(self, resource: object, name: str, body: dict, **kw: object) -> dict:
+            conds = [*body["status"]["conditions"], {"type": "example.com/Foo", "status": "True"}]
+            return {"metadata": {"name": name, "uid": "u1"}, "status": {**body["status"], "conditions": conds}}
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, str]] = []
+
+        def event(self, obj: dict, type_: str, reason: str, message: str) -> None:
+            self.events.append((reason, message))
+
+    cfg = AgentConfig(node_name="n1", root_dir=tmp_path, node_ip="10.0.0.5", kubelet_port=10255)
+    rec = Recorder()
+    agent = NodeAgent(Client(), cfg, runtime_version="fake://1", recorder=rec)
+    assert await agent.report_status(force=True)
+    reasons = {r for r, _ in rec.events}
+    assert {"NodeReady", "NodeHasSufficientMemory"} <= reasons
+    assert all(r.startswith("Node") and r != "Node" for r in reasons)

@@ -162,9 +162,9 @@ def resource_value(pod: Obj, container_name: str, resource: str, divisor: str | 
     Example: limits.cpu 250m, divisor 1 -> "1"; divisor 1m -> "250"; limits.memory 64Mi,
     divisor 1Mi -> "64".
     """
-    c = next((c for c in (pod.get("spec") or {}).get("containers") or () if c.get("name") == container_name),
-             None) or next((c for c in (pod.get("spec") or {}).get("initContainers") or ()
-                            if c.get("name") == container_name), {})
+    spec = pod.get("spec") or {}
+    found: Obj | None = next((c for c in spec.get("containers") or () if c.get("name") == container_name), None)
+    c: Obj = found or next((c for c in spec.get("initContainers") or () if c.get("name") == container_name), {})
     kind, _, name = resource.partition(".")
     res = (c.get("resources") or {}).get(kind) or {}
     value = res.get(name)

@@ -58,6 +58,7 @@ class ContainerView:
     started: bool = False                # startup probe passed (or none): liveness/readiness run
     ready: bool = False                  # readiness probe (or running with none)
     sidecar: bool = False
+    ephemeral: bool = False              # spec.ephemeralContainers: never ready, never restarted
     restarting: bool = False             # exited, and the restart policy will run it again
     failed_at: float = 0.0               # when the last start attempt failed (config, image, create)
 
@@ -73,7 +74,8 @@ def terminated(a: Attempt) -> Obj:
 
 
 def container_status(v: ContainerView) -> Obj:
-    """One entry of containerStatuses / initContainerStatuses, as kubectl shows it."""
+    """One entry of containerStatuses / initContainerStatuses / ephemeralContainerStatuses, as
+    kubectl shows it (an ephemeral container is never ready: it has no readiness)."""
     cur = v.current
     state: Obj
     last: Obj = {}
@@ -94,7 +96,7 @@ def container_status(v: ContainerView) -> Obj:
             last = {"terminated": terminated(cur)}
     running = cur is not None and cur.running
     out: Obj = {"name": v.name, "state": state, "lastState": last,
-                "ready": bool(running and v.ready), "restartCount": v.restart_count,
+                "ready": bool(running and v.ready and not v.ephemeral), "restartCount": v.restart_count,
                 "image": (cur.image if cur is not None and cur.image else v.image),
                 "imageID": cur.image_id if cur is not None else "",
                 "started": bool(running and v.started)}
@@ -170,7 +172,8 @@ def conditions(pod: Mapping[str, Any], pod_phase: str, sandbox_ready: bool, init
                containers: Sequence[ContainerView], now: str) -> list[Obj]:
     """The kubelet's four conditions, then every other condition as found (PodScheduled,
     DisruptionTarget, readiness gates...)."""
-    old = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or () if isinstance(c, dict)}
+    old: dict[str, Obj] = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or ()
+                           if isinstance(c, dict) and isinstance(c.get("type"), str)}
     terminal = pod_phase in ("Succeeded", "Failed")
     out = [_cond("PodReadyToStartContainers", "True" if sandbox_ready and not terminal else "False", old, now)]
     # Initialized
@@ -229,9 +232,10 @@ class PodFacts:
 
 
 def pod_status(pod: Mapping[str, Any], inits: Sequence[ContainerView], containers: Sequence[ContainerView],
-               facts: PodFacts, now: str) -> Obj:
+               facts: PodFacts, now: str, ephemeral: Sequence[ContainerView] = ()) -> Obj:
     """The full status to write. Container statuses are sorted by name (regular containers)
-    and kept in spec order (init containers), as the kubelet reports them."""
+    and kept in spec order (init and ephemeral containers), as the kubelet reports them.
+    Ephemeral containers count for neither the phase nor the conditions."""
     spec = pod.get("spec") or {}
     old_status = pod.get("status") or {}
     pod_phase = facts.forced_phase or phase(spec.get("restartPolicy") or "Always", inits, containers,
@@ -248,6 +252,8 @@ def pod_status(pod: Mapping[str, Any], inits: Sequence[ContainerView], container
         status["podIPs"] = [{"ip": facts.pod_ip}]
     if inits:
         status["initContainerStatuses"] = [container_status(v) for v in inits]
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = [container_status(v) for v in ephemeral]
     if facts.reason:
         status["reason"] = facts.reason
     if facts.message:

@@ -11,7 +11,9 @@ One sync of a live pod, in order (as the kubelet's SyncPod):
  1. admission (once): fit, node affinity, NoExecute taints -> else phase Failed;
  2. activeDeadlineSeconds -> kill, phase Failed, reason DeadlineExceeded;
  3. volumes (FailedMount on error), the sandbox (FailedCreatePodSandBox on error);
- 4. init containers one at a time in order; sidecars (restartPolicy Always) started in order
+ 4. ephemeral containers (kubectl debug) not started yet, started once and never restarted,
+    before the init containers (as the kubelet does, so a pod stuck initializing can be
+    debugged); init containers one at a time in order; sidecars (restartPolicy Always) started in order
     and kept running; then every regular container;
  5. exited containers restarted per restartPolicy with crash-loop back-off; a failed liveness
     or startup probe kills the container (it then restarts the same way);
@@ -175,7 +177,11 @@ class PodWorkers:
                init: bool = False) -> None:
         field_path = None
         if container is not None:
-            field_path = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
+            section = "initContainers" if init else "containers"
+            if not init and any(e.get("name") == container
+                                for e in (pod.get("spec") or {}).get("ephemeralContainers") or ()):
+                section = "ephemeralContainers"
+            field_path = f"spec.{section}{{{container}}}"
         self.k.recorder.event(pod, type_, reason, message, field_path=field_path)
 
     def _cid(self, runtime_id: str) -> str:
@@ -257,8 +263,9 @@ class PodWorkers:
         # activeDeadlineSeconds
         ads = spec.get("activeDeadlineSeconds")
         if ads and rec.forced is None:
-            from kubelite.api.helpers.times import parse_time
-            started = parse_time(rec.start_time).timestamp()
+            from kubelite.api.helpers.times import try_parse_time
+            start = try_parse_time(rec.start_time)  # always ours or validated; never crash the sync on it
+            started = start.timestamp() if start is not None else now
             left = started + int(ads) - now
             if left <= 0:
                 msg = "Pod was active on the node longer than the specified deadline"
@@ -294,6 +301,9 @@ class PodWorkers:
             await self._write_status(rec, pod)
             await self._stop_sandbox(rec)
             return
+        # ephemeral containers: started once in the running sandbox; restartPolicy does not apply
+        for c in spec.get("ephemeralContainers") or ():
+            await self._step(rec, pod, c, rec.views[c["name"]], "Never", init=False)
         # init containers, sidecars, then the regular containers
         policy = spec.get("restartPolicy") or "Always"
         ready_for_main = True
@@ -341,6 +351,10 @@ class PodWorkers:
         for c in spec.get("containers") or ():
             if c["name"] not in rec.views:
                 rec.views[c["name"]] = ContainerView(c["name"], c.get("image", ""))
+            rec.tty[c["name"]] = (bool(c.get("tty")), bool(c.get("stdin")))
+        for c in spec.get("ephemeralContainers") or ():
+            if c["name"] not in rec.views:
+                rec.views[c["name"]] = ContainerView(c["name"], c.get("image", ""), ephemeral=True)
             rec.tty[c["name"]] = (bool(c.get("tty")), bool(c.get("stdin")))
         self._ensure_views_flags(rec)
 
@@ -490,6 +504,18 @@ class PodWorkers:
         except envvars.ConfigError as e:
             fail("CreateContainerConfigError", str(e))
             return
+        # targetContainerName: its PID namespace, so the debugger sees the target's processes
+        target_id = ""
+        target = c.get("targetContainerName") or ""
+        if target:
+            tv = rec.views.get(target)
+            target_id = rec.cids.get(target, "")
+            if tv is None or tv.current is None or not target_id:
+                fail("CreateContainerConfigError", f"unable to find target container {target}")
+                return
+            if not tv.current.running:
+                fail("CreateContainerConfigError", f"target container {target} is not running")
+                return
         log_dir = self.k.log_dir(rec) / name
         log_path = log_dir / f"{attempt}.log"
         await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
@@ -498,6 +524,7 @@ class PodWorkers:
             working_dir=c.get("workingDir") or "", mounts=tuple(mounts), log_path=str(log_path),
             stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")),
             resources=resources_of(c), security=security_of(pod, c),
+            target_container_id=target_id,
             labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.name": rec.name,
                     "io.kubernetes.pod.namespace": rec.namespace, "io.kubernetes.pod.uid": rec.uid},
             annotations={"io.kubernetes.container.restartCount": str(attempt),
@@ -692,7 +719,8 @@ class PodWorkers:
         """Regular containers together, then sidecars in reverse order (Kubernetes 1.29+)."""
         spec = pod.get("spec") or {}
         deadline = time.monotonic() + grace
-        regular = [c for c in spec.get("containers") or () if c["name"] in rec.views]
+        regular = [c for c in (*(spec.get("containers") or ()), *(spec.get("ephemeralContainers") or ()))
+                   if c["name"] in rec.views]
         await asyncio.gather(*(self._kill(rec, pod, c, rec.views[c["name"]], grace, init=False) for c in regular))
         for c in reversed([c for c in spec.get("initContainers") or () if c["name"] in rec.views]):
             left = max(0.0, deadline - time.monotonic())
@@ -724,7 +752,8 @@ class PodWorkers:
                     if v.current is None:
                         continue
                     v.waiting_reason = ""
-                codes = [v.current.exit_code for v in rec.views.values() if v.current is not None and not v.sidecar]
+                codes = [v.current.exit_code for v in rec.views.values() if v.current is not None and not v.sidecar
+                         and not v.ephemeral]
                 phase = "Succeeded" if codes and all(c == 0 for c in codes) else "Failed"
                 latest = self.k.pod_informer.get(rec.key) or pod
                 rec.forced = rec.forced or (phase, "", "")
@@ -771,11 +800,12 @@ class PodWorkers:
         spec = pod.get("spec") or {}
         inits = [rec.views[c["name"]] for c in spec.get("initContainers") or () if c["name"] in rec.views]
         regular = [rec.views[c["name"]] for c in spec.get("containers") or () if c["name"] in rec.views]
+        ephemeral = [rec.views[c["name"]] for c in spec.get("ephemeralContainers") or () if c["name"] in rec.views]
         forced = rec.forced or ("", "", "")
         facts = PodFacts(host_ip=self.k.node_ip, pod_ip=self.k.node_ip if rec.sandbox_id else "",
                          start_time=rec.start_time or self.k.now(), sandbox_ready=rec.sandbox_ready,
                          init_failed=rec.init_failed, forced_phase=forced[0], reason=forced[1], message=forced[2])
-        return pod_status(pod, inits, regular, facts, self.k.now())
+        return pod_status(pod, inits, regular, facts, self.k.now(), ephemeral)
 
     async def _write_status(self, rec: PodRecord, pod: Obj) -> None:
         self._ensure_views(rec, pod.get("spec") or {})

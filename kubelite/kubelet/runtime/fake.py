@@ -142,6 +142,10 @@ class FakeRuntime:
             raise RuntimeError_("CreateContainerError", f"sandbox {sandbox_id} not found")
         if not config.command:
             raise RuntimeError_("CreateContainerError", "the fake runtime needs a command")
+        target = self._containers.get(config.target_container_id) if config.target_container_id else None
+        if config.target_container_id and (target is None or target.status.sandbox_id != sandbox_id):
+            raise RuntimeError_("CreateContainerError", f"target container {config.target_container_id} not found "
+                                                        f"in sandbox {sandbox_id}")
         cid = self._new_id()
         st = ContainerStatus(cid, sandbox_id, config.name, config.attempt, config.image, ContainerState.CREATED,
                              time.time(), log_path=config.log_path)

@@ -132,6 +132,9 @@ class ContainerConfig:
     security: SecurityContext = field(default_factory=SecurityContext)
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    # CRI NamespaceOption pid=TARGET: run in the PID namespace of this container of the same
+    # sandbox (an ephemeral container's targetContainerName); "" = its own.
+    target_container_id: str = ""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
@@ -183,7 +184,7 @@ class PortForwardSession:
                 chunk = await stream.read(32 * 1024)
                 if not chunk:
                     break
-                await self._send(lambda c=chunk: self.enc.data(req.data_id, c))
+                await self._send(functools.partial(self.enc.data, req.data_id, chunk))
             await self._send(lambda: self.enc.data(req.data_id, b"", fin=True))
         except (ConnectionError, OSError) as e:
             message = f"error copying from pod port: {e}".encode()

@@ -616,3 +616,27 @@ def test_shim_of_other_code_is_replaced(tmp_path: Path, monkeypatch: pytest.Monk
     shim.ensure(str(d))
     assert shim.call(str(d), {"op": "ping"})["pid"] != old
     shim.stop(str(d))
+
+
+@root_only
+async def test_target_container_pid_namespace(rt: ProcessRuntime, tmp_path: Path) -> None:
+    """An ephemeral container with a target (CRI NamespaceMode TARGET) runs in the target's PID
+    namespace with a /proc of it; any other container keeps its own; an unknown target is refused."""
+    sid = await rt.run_pod_sandbox(pod())
+    app = await rt.create_container(sid, ctr(tmp_path, "sleep", "30", name="app"))
+    await rt.start_container(app)
+    app_ns = os.readlink(f"/proc/{(await rt.container_status(app)).pid}/ns/pid")
+    show = ("readlink /proc/self/ns/pid; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done"
+            " | grep -c '^sleep 30 $'")
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", show, name="dbg", target_container_id=app)
+    assert st.exit_code == 0 and lines == [f"stdout:{app_ns}", "stdout:1"]
+    st, lines = await run(rt, sid, tmp_path, "sh", "-c", show + "; true", name="other")
+    assert lines[0] != f"stdout:{app_ns}" and lines[1] == "stdout:0"
+    with pytest.raises(RuntimeError_) as e:
+        await rt.create_container(sid, ctr(tmp_path, "true", name="x", target_container_id="nope"))
+    assert e.value.reason == "CreateContainerError"
+    await rt.stop_container(app, 0)
+    late = await rt.create_container(sid, ctr(tmp_path, "true", name="late", target_container_id=app))
+    with pytest.raises(RuntimeError_) as e:
+        await rt.start_container(late)
+    assert e.value.reason == "RunContainerError" and "is not running" in e.value.message

@@ -122,7 +122,7 @@ class APIServiceStrategy(StatusStrategy):
             service["port"] = 443
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         group, version = spec.get("group") or "", spec.get("version") or ""
         name = (obj.get("metadata") or {}).get("name") or ""
         errs: list[FieldError] = []

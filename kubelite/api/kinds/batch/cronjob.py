@@ -13,7 +13,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from kubelite.api.helpers.times import parse_time
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.kinds._shared import (
     default_template, set_default,
     AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, StatusStrategy, age_cell,
@@ -98,7 +98,7 @@ class CronJobStrategy(StatusStrategy):
 
     def row(self, obj: dict[str, Any], now: dt.datetime) -> list[Any]:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        last = status.get("lastScheduleTime")
+        last = try_parse_time(status.get("lastScheduleTime"))
         job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         names, images = container_cells((job_spec.get("template") or {}).get("spec", {}).get("containers"))
         suspend = spec.get("suspend")
@@ -108,7 +108,7 @@ class CronJobStrategy(StatusStrategy):
             spec.get("timeZone") or "<none>",
             "<unset>" if suspend is None else ("True" if suspend else "False"),
             len(status.get("active") or []),
-            human_duration(now - parse_time(last)) if last else "<none>",
+            human_duration(now - last) if last else "<none>",
             age_cell(obj, now),
             names, images, format_label_selector(job_spec.get("selector")),
         ]

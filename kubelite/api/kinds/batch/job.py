@@ -19,7 +19,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from kubelite.api.helpers.times import parse_time
+from kubelite.api.helpers.times import try_parse_time
 from kubelite.api.kinds._shared import (
     default_template, set_default,
     AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, NAME_COLUMN, StatusStrategy, age_cell,
@@ -218,11 +218,10 @@ def job_status(job: dict[str, Any]) -> str:
 
 
 def job_duration(status: dict[str, Any], now: dt.datetime) -> str:
-    start = status.get("startTime")
-    if not start:
+    start = try_parse_time(status.get("startTime"))
+    if start is None:
         return ""
-    end = status.get("completionTime")
-    return human_duration((parse_time(end) if end else now) - parse_time(start))
+    return human_duration((try_parse_time(status.get("completionTime")) or now) - start)
 
 
 def _copy_template_labels(job: dict[str, Any]) -> None:

@@ -180,13 +180,13 @@ def parse_request(pem: bytes) -> x509.CertificateSigningRequest:
 
 def _validate(obj: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     raw = decode_bytes(spec.get("request")) or b""
     try:
         parse_request(raw)
     except ValueError as e:
         errs.append(FieldError("spec.request", f"Invalid value: {_go_bytes(raw)}: {e}"))
-    usages = spec.get("usages") if isinstance(spec.get("usages"), list) else []
+    usages = spec["usages"] if isinstance(spec.get("usages"), list) else []
     if not usages:
         errs.append(required("spec.usages", "usages must be provided"))
     for i, u in enumerate(usages):

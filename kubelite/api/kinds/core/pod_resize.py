@@ -31,14 +31,15 @@ def _by_name(containers: Any) -> dict[str, dict[str, Any]]:
 
 def prepare(obj: dict[str, Any], old: dict[str, Any]) -> None:
     """Make ``obj`` the stored pod with the request's container resources (in place)."""
-    sent = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    sent = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     managed = (obj.get("metadata") or {}).get("managedFields")
     result = copy.deepcopy(old)
     spec = result.setdefault("spec", {})
     for field in ("containers", "initContainers"):
         wanted = _by_name(sent.get(field))
         for c in spec.get(field) or ():
-            new = wanted.get(c.get("name")) if isinstance(c, dict) else None
+            name = c.get("name") if isinstance(c, dict) else None
+            new = wanted.get(name) if isinstance(name, str) else None
             if new is None:
                 continue
             for key in ("resources", "resizePolicy"):

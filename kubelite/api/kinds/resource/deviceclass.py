@@ -14,7 +14,7 @@ class DeviceClassStrategy(Strategy):
     has_status = False
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         errs = devices.validate_selectors(spec.get("selectors"), "spec.selectors")
         return errs + devices.validate_config(spec.get("config"), "spec.config", request_names=None)
 

@@ -67,7 +67,7 @@ class ResourceClaimTemplateStrategy(Strategy):
         devices.default_claim_spec((obj.get("spec") or {}).get("spec") if isinstance(obj.get("spec"), dict) else None)
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         return devices.validate_claim_spec(spec.get("spec"), child("spec", "spec"))
 
     def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:

@@ -39,9 +39,9 @@ class ResourceSliceStrategy(Strategy):
     )
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         errs = devices.validate_driver_name(spec.get("driver"), "spec.driver")
-        pool = spec.get("pool") if isinstance(spec.get("pool"), dict) else {}
+        pool = spec["pool"] if isinstance(spec.get("pool"), dict) else {}
         name = pool.get("name")
         if not name:
             errs.append(required("spec.pool.name"))

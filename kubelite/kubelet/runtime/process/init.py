@@ -218,10 +218,11 @@ def _init(spec: dict[str, Any], w: int) -> None:
         for src, dst, ro in spec.get("mounts", ()):
             _ensure_mountpoint(src, dst)
             ns.bind(src, dst, readonly=ro)
-        if spec.get("new_pid"):
+        if spec.get("new_pid") or "pid" in (spec.get("join") or {}):
+            # a /proc of the PID namespace it runs in (its own, or a target's it joined)
             ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
     if not (spec.get("isolate") and spec.get("new_pid")) and sys.platform == "linux":
-        # Not a PID 1 (no namespaces, or hostPID): orphans of the command are still ours to reap.
+        # Not a PID 1 (no namespaces, hostPID, or a joined target's PID namespace): orphans of the command are still ours to reap.
         import ctypes
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
@@ -504,6 +505,8 @@ class _Init:
         self.poll.modify(fd, select.POLLIN | (select.POLLOUT if cl.outbuf else 0))
 
     def _accept(self) -> None:
+        if self.listener is None:  # only polled when listening; keeps the type honest
+            return
         try:
             sock, _ = self.listener.accept()
         except OSError:

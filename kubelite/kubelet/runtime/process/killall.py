@@ -89,8 +89,8 @@ def killall(state_dir: str | Path, *, cgroup_root: str | None = "kubelite") -> d
     # root with pods of its own.
     driver = cgroups.detect(cgroup_root) if cgroup_root else None
     if isinstance(driver, cgroups.V1Driver):
-        for d in driver.base_dirs().values():
-            _rmdir_empty(d)
+        for base in driver.base_dirs().values():
+            _rmdir_empty(base)
     elif isinstance(driver, cgroups.V2Driver):
         _rmdir_empty(driver.base_dir())
     return {"containers": killed, "sandboxes": torn, "mounts": unmounted}

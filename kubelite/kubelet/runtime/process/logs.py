@@ -22,7 +22,7 @@ import asyncio
 import calendar
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 MAX_LINE = 16 * 1024
@@ -229,7 +229,7 @@ def read_log(path: str, *, tail: int | None = None, since_ns: int | None = None,
 async def follow_log(path: str, *, tail: int | None = None, since_ns: int | None = None,
                      timestamps: bool = False, streams: tuple[str, ...] = ("stdout", "stderr"),
                      follow: bool = True, exited: Callable[[], Awaitable[bool]] | None = None,
-                     poll: float = 0.2, limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+                     poll: float = 0.2, limit_bytes: int | None = None) -> AsyncGenerator[bytes, None]:
     """``kubectl logs`` for one container: the selected existing lines, then (``follow``) new
     lines as the init writes them, across rotations, until ``exited()`` says the container is
     gone and the file is drained. Yields rendered lines (with ``timestamps``, prefixed by the
@@ -250,7 +250,7 @@ async def follow_log(path: str, *, tail: int | None = None, since_ns: int | None
 
 
 async def _follow(path: str, tail: int | None, since_ns: int | None, timestamps: bool, streams: tuple[str, ...],
-                  follow: bool, exited: Callable[[], Awaitable[bool]] | None, poll: float) -> AsyncIterator[bytes]:
+                  follow: bool, exited: Callable[[], Awaitable[bool]] | None, poll: float) -> AsyncGenerator[bytes, None]:
     entries, offset = await asyncio.to_thread(read_log, path, tail=tail, since_ns=since_ns, streams=streams)
     for e in entries:
         yield e.render(timestamps)
@@ -275,10 +275,10 @@ async def _follow(path: str, tail: int | None, since_ns: int | None, timestamps:
                     pending += data
                     cut = pending.rfind(b"\n") + 1
                     for raw in pending[:cut].split(b"\n")[:-1]:
-                        e = parser.feed(raw)
-                        if e is not None and e.stream in streams and (
-                                since_ns is None or parse_timestamp(e.timestamp) >= since_ns):
-                            yield e.render(timestamps)
+                        entry = parser.feed(raw)
+                        if entry is not None and entry.stream in streams and (
+                                since_ns is None or parse_timestamp(entry.timestamp) >= since_ns):
+                            yield entry.render(timestamps)
                     pending = pending[cut:]
                 else:
                     try:

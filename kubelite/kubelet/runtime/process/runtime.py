@@ -3,7 +3,8 @@ run as process trees.
 
 As root on Linux (``isolate``): each pod sandbox owns a UTS namespace (hostname = the sandbox's
 hostname) and an IPC namespace, pinned by bind mounts under its state dir (no pause process);
-each container gets its own PID and mount namespaces, joins the sandbox's UTS/IPC, sees the
+each container gets its own PID and mount namespaces (an ephemeral container with a target
+joins the target's PID namespace instead, CRI's NamespaceMode TARGET), joins the sandbox's UTS/IPC, sees the
 pod's /etc/hosts (and /etc/resolv.conf if given) and its volume mounts as bind mounts, and runs
 in a cgroup ``<own cgroup>/<root>/pod<uid>/<container id>`` with the limits of its Resources.
 Pods use the host network; a pinned netns would be joined by path the same way as UTS/IPC.
@@ -323,6 +324,10 @@ class ProcessRuntime:
             raise RuntimeError_("CreateContainerConfigError",
                                 "the process runtime runs host commands and has no image entrypoint: "
                                 "the container needs a command (spec.containers[].command)")
+        target = self._containers.get(config.target_container_id) if config.target_container_id else None
+        if config.target_container_id and (target is None or target["sandbox_id"] != sandbox_id):
+            raise RuntimeError_("CreateContainerError", f"target container {config.target_container_id} not found "
+                                                        f"in pod sandbox {sandbox_id}")
         cid = uuid.uuid4().hex
         d = self.layout.container(cid)
         rec = {"id": cid, "sandbox_id": sandbox_id, "config": to_dict(config), "created_at": time.time(),
@@ -373,6 +378,16 @@ class ProcessRuntime:
             oom_file = (f"{rec_cg['dirs']['memory']}/memory.oom_control" if rec_cg["version"] == 1
                         and "memory" in rec_cg["dirs"] else
                         f"{rec_cg['dir']}/memory.events" if rec_cg["version"] == 2 else None)
+        join = dict(sb.get("ns") or {})
+        new_pid = not sb_cfg.host_pid
+        if cfg.target_container_id and self.isolate and new_pid:
+            # An ephemeral container's targetContainerName: join the target's PID namespace
+            # through its init (PID 1 there) instead of a new one; stage A setns()es into it.
+            init = self._init_info(self._container(cfg.target_container_id))
+            if init is None or not self._alive(init):
+                raise OSError(f"target container {cfg.target_container_id} is not running")
+            join["pid"] = f"/proc/{init['init_pid']}/ns/pid"
+            new_pid = False
         return {
             "id": rec["id"], "dir": str(self.layout.container(rec["id"])), "state_root": str(self.layout.root),
             "argv": list(cfg.command),
@@ -380,7 +395,7 @@ class ProcessRuntime:
             "log_max_size": self.log_max_size, "log_max_files": self.log_max_files,
             "stdin": cfg.stdin, "stdin_once": cfg.stdin_once, "tty": cfg.tty,
             **self._attributes(cfg),
-            "isolate": self.isolate, "join": dict(sb.get("ns") or {}), "new_pid": not sb_cfg.host_pid,
+            "isolate": self.isolate, "join": join, "new_pid": new_pid,
             "mounts": mounts if self.isolate else [], "cgroup_procs": cg.procs_files() if cg else [],
             "oom_file": oom_file,
         }
@@ -478,7 +493,10 @@ class ProcessRuntime:
             return
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+        loop.add_reader(fd, wake)
         try:
             await fut
         finally:

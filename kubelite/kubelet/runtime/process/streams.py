@@ -155,7 +155,10 @@ async def _read_status(fd: int) -> int:
     try:
         while True:
             fut = loop.create_future()
-            loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+            def wake() -> None:
+                if not fut.done():
+                    fut.set_result(None)
+            loop.add_reader(fd, wake)
             try:
                 await fut
             finally:
@@ -184,7 +187,7 @@ class ProcSession:
         self._code: int | None = None
         self._waiter: asyncio.Task[int] | None = None
         loop = asyncio.get_running_loop()
-        outs = {self.master: 1} if tty else {info["stdout"]: 1, info["stderr"]: 2}
+        outs: dict[int, int] = {info["master"]: 1} if tty else {info["stdout"]: 1, info["stderr"]: 2}
         for fd, ch in outs.items():
             os.set_blocking(fd, False)
             self.open[fd] = ch

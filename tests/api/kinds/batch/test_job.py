@@ -131,3 +131,14 @@ def test_field_selector() -> None:
     j = created(JOB, job())
     j["status"] = {"succeeded": 1}
     assert JOB.strategy.field_labels(j) == {"status.successful": "1"}
+
+
+def test_duration_column_needs_a_readable_start_time() -> None:
+    import datetime as dt
+
+    from kubelite.api.kinds.batch.job import job_duration
+    now = dt.datetime(2026, 1, 1, 0, 1, tzinfo=dt.timezone.utc)
+    assert job_duration({}, now) == ""
+    assert job_duration({"startTime": "not a time"}, now) == ""
+    assert job_duration({"startTime": "2026-01-01T00:00:00Z"}, now) == "60s"
+    assert job_duration({"startTime": "2026-01-01T00:00:00Z", "completionTime": "2026-01-01T00:00:05Z"}, now) == "5s"
