@@ -384,7 +384,10 @@ class ProcessRuntime:
             # An ephemeral container's targetContainerName: join the target's PID namespace
             # through its init (PID 1 there) instead of a new one; stage A setns()es into it.
             init = self._init_info(self._container(cfg.target_container_id))
-            if init is None or not self._alive(init):
+            # (its state too: an init that recorded the exit lives on a moment, and a fork into
+            # its dying PID namespace fails with ENOMEM)
+            if init is None or not self._alive(init) or \
+                    self._status(cfg.target_container_id).state != ContainerState.RUNNING:
                 raise OSError(f"target container {cfg.target_container_id} is not running")
             join["pid"] = f"/proc/{init['init_pid']}/ns/pid"
             new_pid = False
