@@ -137,7 +137,16 @@ async def main(args: argparse.Namespace) -> None:
                     break
                 except Exception:  # noqa: BLE001 - not there yet
                     await asyncio.sleep(0.1)
+            spy = None
+            if args.profile:                           # py-spy (a dev tool, not a dependency)
+                spy = subprocess.Popen(["py-spy", "record", "--subprocesses", "--idle", "-r", "200", "-f", args.profile_format,
+                                        "-o", args.profile, "--pid", str(proc.pid)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+                await asyncio.sleep(1)
             lat = await start_latency(client, args.pods, args.concurrency)
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(60)
             rss_loaded = rss_mb(proc.pid)
             print(f"server idle, no agent:     CPU {cpu_off:.2f}% of a core, RSS {rss_off:.0f} MB")
             print(f"server idle, agent, 0 pods: CPU {cpu_on:.2f}% of a core, RSS {rss_on:.0f} MB "
@@ -163,4 +172,6 @@ if __name__ == "__main__":
     p.add_argument("--pods", type=int, default=100)
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement")
+    p.add_argument("--profile", help="record the server (and the runtime shim) with py-spy during the burst to this file")
+    p.add_argument("--profile-format", default="raw", help="py-spy's output format (raw: collapsed stacks; flamegraph)")
     asyncio.run(main(p.parse_args()))

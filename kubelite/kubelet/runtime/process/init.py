@@ -114,6 +114,28 @@ def _prepare_fds(keep: list[int]) -> list[int]:
 def spawn(spec: dict[str, Any]) -> dict[str, Any]:
     """Start a container (blocking: call from a worker thread). Returns what the init reported:
     ``{"init_pid", "pid", "started_at"}`` or ``{"error": message}``."""
+    a, r = spawn_begin(spec)
+    chunks = []
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                return spawn_timed_out(a)
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(r)
+        os.waitpid(a, 0)
+    return spawn_result(chunks)
+
+
+def spawn_begin(spec: dict[str, Any]) -> tuple[int, int]:
+    """The non-blocking half of ``spawn``: fork the container's stage A and return its pid and
+    the pipe the init reports on (EOF once the command runs or failed). The shim reads many of
+    these at once, so that one container's start does not wait for another's."""
     r, w = os.pipe()
     a = os.fork()
     if a == 0:
@@ -123,26 +145,20 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             os._exit(1)
     os.close(w)
-    chunks = []
-    deadline = time.monotonic() + START_TIMEOUT
+    return a, r
+
+
+def spawn_timed_out(a: int) -> dict[str, Any]:
+    """Stuck before the command ran (a mount that hangs, say): a stuck start must not hold up
+    every other one. A and B share A's process group (A called setsid)."""
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                # Stuck before the command ran (a mount that hangs, say): a stuck start must not
-                # hold up every other one. A and B share A's process group (A called setsid).
-                try:
-                    os.killpg(a, signal.SIGKILL)
-                except OSError:
-                    pass
-                return {"error": f"the container did not start within {START_TIMEOUT:.0f}s"}
-            b = os.read(r, 65536)
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        os.close(r)
-        os.waitpid(a, 0)
+        os.killpg(a, signal.SIGKILL)
+    except OSError:
+        pass
+    return {"error": f"the container did not start within {START_TIMEOUT:.0f}s"}
+
+
+def spawn_result(chunks: list[bytes]) -> dict[str, Any]:
     text = b"".join(chunks).decode(errors="replace")
     if not text:
         return {"error": "container init died before it reported"}

@@ -1,7 +1,8 @@
 """Linux namespaces and mounts from pure Python (ctypes over libc): ``unshare``, ``setns``,
 ``mount``/``umount2``, and the two recipes the process runtime builds on — keeping a namespace
 alive by bind-mounting its ``/proc/<pid>/ns/<type>`` file onto a plain file (what
-``ip netns add`` does, so a pod sandbox needs no pause process), and joining such a file again.
+``ip netns add`` does, so a pod sandbox needs no pause process), and joining such a file again;
+and ``make_sandbox_namespaces``, a pod sandbox's UTS/IPC namespaces (forked by the runtime shim).
 
 Everything here is a thin syscall wrapper: it is called in forked children right before
 ``execve`` (where only simple syscalls are safe) and by the runtime's worker threads, never on
@@ -9,9 +10,11 @@ the event loop.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
+import socket
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -124,3 +127,42 @@ def mounted_under(prefix: str) -> list[str]:
 def available() -> bool:
     """Whether this process can make namespaces (root on Linux)."""
     return _libc is not None and os.geteuid() == 0
+
+
+def make_sandbox_namespaces(sandbox_dir: str, hostname: str, ipc: bool) -> dict[str, str]:
+    """Create the sandbox's UTS (with ``hostname``) and IPC namespaces in a forked child and pin
+    them under ``sandbox_dir/ns`` (blocking: from a worker thread)."""
+    os.makedirs(f"{sandbox_dir}/ns", exist_ok=True)
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r1)
+            os.close(w2)
+            unshare(CLONE_NEWUTS | (CLONE_NEWIPC if ipc else 0))
+            socket.sethostname(hostname)
+            os.write(w1, b"k")
+            os.read(r2, 1)
+        except BaseException as e:  # noqa: BLE001
+            with contextlib.suppress(OSError):
+                os.write(w1, b"e" + str(e).encode())
+        os._exit(0)
+    os.close(w1)
+    os.close(r2)
+    out: dict[str, str] = {}
+    try:
+        msg = os.read(r1, 4096)
+        if msg != b"k":
+            raise OSError(msg[1:].decode(errors="replace") or "sandbox namespace helper died")
+        for kind in ("uts", "ipc") if ipc else ("uts",):
+            path = f"{sandbox_dir}/ns/{kind}"
+            pin_namespace(pid, kind, path)
+            out[kind] = path
+    finally:
+        with contextlib.suppress(OSError):
+            os.write(w2, b"x")
+        os.close(w2)
+        os.close(r1)
+        os.waitpid(pid, 0)
+    return out

@@ -38,12 +38,13 @@ import logging
 import os
 import shutil
 import signal
-import socket
+import functools
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from kubelite.kubelet.runtime.interface import (
     ContainerConfig,
@@ -85,6 +86,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 UNKNOWN_REASON = "ContainerStatusUnknown"
 UNKNOWN_MESSAGE = "The container could not be located: its init exited without recording an exit status"
 POLL = 0.1
+RUNTIME_THREADS = 16     # blocking runtime calls in flight at once (starts of different pods overlap)
+T = TypeVar("T")
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -93,45 +96,6 @@ def exit_reason(exit_code: int, oom_kills: int) -> str:
     if oom_kills > 0:
         return "OOMKilled"
     return "Completed" if exit_code == 0 else "Error"
-
-
-def make_sandbox_namespaces(sandbox_dir: str, hostname: str, ipc: bool) -> dict[str, str]:
-    """Create the sandbox's UTS (with ``hostname``) and IPC namespaces in a forked child and pin
-    them under ``sandbox_dir/ns`` (blocking: from a worker thread)."""
-    os.makedirs(f"{sandbox_dir}/ns", exist_ok=True)
-    r1, w1 = os.pipe()
-    r2, w2 = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r1)
-            os.close(w2)
-            ns.unshare(ns.CLONE_NEWUTS | (ns.CLONE_NEWIPC if ipc else 0))
-            socket.sethostname(hostname)
-            os.write(w1, b"k")
-            os.read(r2, 1)
-        except BaseException as e:  # noqa: BLE001
-            with contextlib.suppress(OSError):
-                os.write(w1, b"e" + str(e).encode())
-        os._exit(0)
-    os.close(w1)
-    os.close(r2)
-    out: dict[str, str] = {}
-    try:
-        msg = os.read(r1, 4096)
-        if msg != b"k":
-            raise OSError(msg[1:].decode(errors="replace") or "sandbox namespace helper died")
-        for kind in ("uts", "ipc") if ipc else ("uts",):
-            path = f"{sandbox_dir}/ns/{kind}"
-            ns.pin_namespace(pid, kind, path)
-            out[kind] = path
-    finally:
-        with contextlib.suppress(OSError):
-            os.write(w2, b"x")
-        os.close(w2)
-        os.close(r1)
-        os.waitpid(pid, 0)
-    return out
 
 
 class ProcessImageService:
@@ -173,6 +137,11 @@ class ProcessRuntime:
         self.layout = Layout(state_dir)
         self.use_shim = use_shim
         self._shim_lock = threading.Lock()
+        # Its own threads for the blocking parts (forks, cgroup mkdirs, bind mounts, waiting on
+        # the shim): in asyncio's default pool (cores + 4 threads, shared with the API server's
+        # storage reads) a burst of pod starts queued behind each other. Threads are made on
+        # demand, so an idle node has none.
+        self._pool = ThreadPoolExecutor(max_workers=RUNTIME_THREADS, thread_name_prefix="process-runtime")
         self._shim_ready = False
         self.layout.make()
         self.isolate = ns.available() if isolate is None else bool(isolate and ns.available())
@@ -190,6 +159,9 @@ class ProcessRuntime:
             if rec:
                 rec.pop("starting", None)    # a start the previous agent did not finish: init.json says
                 self._containers[cid] = rec
+
+    async def _blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     # --- records ----------------------------------------------------------------------------
 
@@ -292,7 +264,7 @@ class ProcessRuntime:
                 (d / "resolv.conf").write_text(config.dns_config)
             if self.isolate:
                 hostname = (config.hostname or config.name)[:63]
-                rec["ns"] = make_sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
+                rec["ns"] = self._sandbox_namespaces(str(d), hostname, ipc=not config.host_ipc)
             if self.cgroups is not None:
                 rel = f"pod{config.uid}" + (f"-{config.attempt}" if config.attempt else "")
                 if any(r.get("cgroup_rel") == rel for r in self._sandboxes.values()):
@@ -303,9 +275,9 @@ class ProcessRuntime:
             self._save_sandbox(rec)
 
         try:
-            await asyncio.to_thread(_make)
+            await self._blocking(_make)
         except OSError as e:
-            await asyncio.to_thread(self._remove_sandbox_files, rec)
+            await self._blocking(self._remove_sandbox_files, rec)
             raise RuntimeError_("CreatePodSandboxError", f"failed to create pod sandbox: {e}") from e
         self._sandboxes[sid] = rec
         return sid
@@ -315,7 +287,7 @@ class ProcessRuntime:
         await asyncio.gather(*(self.stop_container(c["id"], 0) for c in list(self._containers.values())
                                if c["sandbox_id"] == sandbox_id))
         rec["state"] = SandboxState.NOTREADY.value
-        await asyncio.to_thread(self._save_sandbox, rec)
+        await self._blocking(self._save_sandbox, rec)
 
     def _remove_sandbox_files(self, rec: dict[str, Any]) -> None:
         for path in rec.get("ns", {}).values():
@@ -333,7 +305,7 @@ class ProcessRuntime:
         await self.stop_pod_sandbox(sandbox_id)
         for c in [c for c in self._containers.values() if c["sandbox_id"] == sandbox_id]:
             await self.remove_container(c["id"])
-        await asyncio.to_thread(self._remove_sandbox_files, rec)
+        await self._blocking(self._remove_sandbox_files, rec)
         self._sandboxes.pop(sandbox_id, None)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
@@ -364,7 +336,7 @@ class ProcessRuntime:
         def _make() -> None:
             d.mkdir(parents=True)
             self._save_container(rec)
-        await asyncio.to_thread(_make)
+        await self._blocking(_make)
         self._containers[cid] = rec
         return cid
 
@@ -412,7 +384,10 @@ class ProcessRuntime:
             # An ephemeral container's targetContainerName: join the target's PID namespace
             # through its init (PID 1 there) instead of a new one; stage A setns()es into it.
             init = self._init_info(self._container(cfg.target_container_id))
-            if init is None or not self._alive(init):
+            # (its state too: an init that recorded the exit lives on a moment, and a fork into
+            # its dying PID namespace fails with ENOMEM)
+            if init is None or not self._alive(init) or \
+                    self._status(cfg.target_container_id).state != ContainerState.RUNNING:
                 raise OSError(f"target container {cfg.target_container_id} is not running")
             join["pid"] = f"/proc/{init['init_pid']}/ns/pid"
             new_pid = False
@@ -434,6 +409,13 @@ class ProcessRuntime:
         if not self.use_shim:
             return spawn(spec)
         return self._with_shim({"op": "spawn", "spec": spec})
+
+    def _sandbox_namespaces(self, sandbox_dir: str, hostname: str, ipc: bool) -> dict[str, str]:
+        """The sandbox's UTS/IPC namespaces, made by a fork of the shim (a fork of this ~90 MB
+        process costs far more: page tables, and every other thread's page faults wait for it)."""
+        if not self.use_shim:
+            return ns.make_sandbox_namespaces(sandbox_dir, hostname, ipc)
+        return self._with_shim({"op": "sandbox_ns", "dir": os.path.abspath(sandbox_dir), "hostname": hostname, "ipc": ipc})["ns"]
 
     def _launch_exec(self, target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) -> None:
         """Fork an exec's D: in the shim (handing it the stdio descriptors), or here."""
@@ -484,7 +466,7 @@ class ProcessRuntime:
             return self._spawn(self._spec(rec, cg))
 
         try:
-            result = await asyncio.to_thread(_start)
+            result = await self._blocking(_start)
         except OSError as e:
             result = {"error": str(e)}
         if "error" in result:
@@ -556,7 +538,7 @@ class ProcessRuntime:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wait_container(container_id), timeout)
                 return
-        await asyncio.to_thread(self._kill_tree, rec)
+        await self._blocking(self._kill_tree, rec)
         try:
             await asyncio.wait_for(self.wait_container(container_id), 5)
         except asyncio.TimeoutError:
@@ -576,7 +558,7 @@ class ProcessRuntime:
             if cg is not None:
                 cg.remove()
             shutil.rmtree(self.layout.container(container_id), ignore_errors=True)
-        await asyncio.to_thread(_remove)
+        await self._blocking(_remove)
         self._containers.pop(container_id, None)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
@@ -610,7 +592,7 @@ class ProcessRuntime:
         if not cmd:
             raise RuntimeError_("ExecError", "no command given")
         target = self._exec_target(container_id)
-        info = await asyncio.to_thread(spawn_exec, target, list(cmd), tty=tty, stdin=stdin, launch=self._launch_exec)
+        info = await self._blocking(spawn_exec, target, list(cmd), tty=tty, stdin=stdin, launch=self._launch_exec)
         if info["error"]:
             for k in ("master", "stdin", "stdout", "stderr", "status"):
                 if info.get(k) is not None:
@@ -696,7 +678,7 @@ class ProcessRuntime:
             return ContainerStats(container_id=container_id, timestamp=time.time(), cpu_usage_core_nanoseconds=u.cpu_ns,
                                   memory_usage_bytes=u.memory_usage, memory_working_set_bytes=u.working_set,
                                   memory_rss_bytes=u.rss, logs_used_bytes=self._log_bytes(rec["log_path"]))
-        return await asyncio.to_thread(_read)
+        return await self._blocking(_read)
 
     async def pod_sandbox_stats(self, sandbox_id: str) -> ContainerStats:
         rec = self._sandbox(sandbox_id)
@@ -718,4 +700,4 @@ class ProcessRuntime:
                                   memory_usage_bytes=u.memory_usage, memory_working_set_bytes=u.working_set,
                                   memory_rss_bytes=u.rss,
                                   logs_used_bytes=sum(self._log_bytes(c["log_path"]) for c in members))
-        return await asyncio.to_thread(_read)
+        return await self._blocking(_read)
