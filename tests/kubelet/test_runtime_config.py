@@ -1,7 +1,7 @@
 """What the pod workers hand the runtime: resources, security, hosts file (pure)."""
 from __future__ import annotations
 
-from kubelite.kubelet.pods.worker import hosts_file, pod_resources, resources_of, security_of
+from kubelite.kubelet.pods.runtimeconfig import hosts_file, pod_resources, resources_of, security_of
 
 
 def test_container_resources() -> None:

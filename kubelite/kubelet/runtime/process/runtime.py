@@ -78,6 +78,7 @@ from kubelite.kubelet.runtime.process.streams import (
     fork_exec,
     open_port_stream,
     spawn_exec,
+    wait_readable,
 )
 
 log = logging.getLogger(__name__)
@@ -494,16 +495,9 @@ class ProcessRuntime:
             while self._alive(init):
                 await asyncio.sleep(POLL)
             return
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        def wake() -> None:
-            if not fut.done():
-                fut.set_result(None)
-        loop.add_reader(fd, wake)
         try:
-            await fut
+            await wait_readable(fd)     # a pidfd turns readable when the process exits
         finally:
-            loop.remove_reader(fd)
             os.close(fd)
 
     async def wait_container(self, container_id: str) -> ContainerStatus:

@@ -147,22 +147,29 @@ def _exec_d(target: dict[str, Any], argv: list[str], fds: list[int], tty: bool) 
         os._exit(126)
 
 
+async def wait_readable(fd: int) -> None:
+    """Until ``fd`` is readable (data, EOF, or -- for a pidfd -- the process exited), without a
+    thread: the event loop's reader callback."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def wake() -> None:
+        if not fut.done():
+            fut.set_result(None)
+    loop.add_reader(fd, wake)
+    try:
+        await fut
+    finally:
+        loop.remove_reader(fd)
+
+
 async def _read_status(fd: int) -> int:
     """The exit code D writes on the status pipe when the command exits (137 if D vanished)."""
-    loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
     data = b""
     try:
         while True:
-            fut = loop.create_future()
-            def wake() -> None:
-                if not fut.done():
-                    fut.set_result(None)
-            loop.add_reader(fd, wake)
-            try:
-                await fut
-            finally:
-                loop.remove_reader(fd)
+            await wait_readable(fd)
             try:
                 chunk = os.read(fd, 64)
             except BlockingIOError:
